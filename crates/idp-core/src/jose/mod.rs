@@ -1,0 +1,5 @@
+//! JOSE: signing keys, JWS compact serialization, JWKs.
+
+mod algorithm;
+
+pub use algorithm::{Algorithm, UnsupportedAlgorithm};

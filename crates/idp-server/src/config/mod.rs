@@ -1,0 +1,241 @@
+//! Settings: environment variables, a `.env` file, and an optional TOML file.
+//!
+//! Precedence, lowest first: built-in defaults, the TOML file (`--config`),
+//! `.env` in the working directory, the process environment. The original
+//! service's names are accepted as they are (`SECRET_KEY`, `ALGORITHM`,
+//! `SQLALCHEMY_URL`, …). A bad value stops start-up with one line naming the
+//! setting; values of secret settings are never repeated in messages.
+
+mod secret_key;
+mod source;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use idp_core::SecretString;
+use idp_core::jose::Algorithm;
+use idp_store::{Dialect, PoolSettings};
+
+pub use source::Source;
+
+/// The embedded database used when neither `DATABASE_URL` nor
+/// `SQLALCHEMY_URL` is set.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/idp.db";
+
+/// A setting that could not be used. Displays as one line:
+/// `ACCESS_TOKEN_EXPIRE_MINUTES: expected a whole number ≥ 1, got "abc"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self { setting: setting.into(), problem: problem.into() }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything idp can be told. Built once at start-up by [`Settings::load`]
+/// (or [`Settings::from_source`] in tests) and shared read-only.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database_url: String,
+    pub database_max_connections: u32,
+    /// `None` only with PostgreSQL and no `SECRET_KEY`; commands that need it
+    /// call [`Settings::secret_key`], which says what is missing.
+    secret_key: Option<SecretString>,
+    pub algorithm: Algorithm,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub session_max_lifetime: Duration,
+    pub refresh_reuse_grace: Duration,
+    pub private_key_path: Option<PathBuf>,
+    pub public_key_path: Option<PathBuf>,
+    /// The public base URL, without a trailing slash.
+    pub issuer: String,
+    pub default_audience: String,
+    pub bind: SocketAddr,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub request_timeout: Duration,
+    pub jwt_leeway: Duration,
+}
+
+impl Settings {
+    /// Reads the process environment, `.env` and the optional TOML file, and
+    /// in the default embedded mode creates or reads the generated secret key.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let source = Source::gather(config_file, Path::new(".env"))?;
+        let mut settings = Self::from_source(&source)?;
+        if settings.secret_key.is_none() && settings.dialect() == Dialect::Sqlite {
+            settings.secret_key = Some(secret_key::load_or_create_beside(&settings.database_url)?);
+        }
+        Ok(settings)
+    }
+
+    /// Parses settings from `source` alone, with no side effects.
+    pub fn from_source(source: &Source) -> Result<Self, ConfigError> {
+        let database_url = database_url(source)?;
+        let issuer = issuer(source)?;
+        let default_audience = source.string("DEFAULT_AUDIENCE").unwrap_or_else(|| issuer.clone());
+        let secret_key = match source.secret("SECRET_KEY") {
+            Some(key) => Some(secret_key::validate(key)?),
+            None => None,
+        };
+        let private_key_path = source.string("PRIVATE_KEY_PATH").map(PathBuf::from);
+        let public_key_path = source.string("PUBLIC_KEY_PATH").map(PathBuf::from);
+        if public_key_path.is_some() && private_key_path.is_none() {
+            return Err(ConfigError::new(
+                "PUBLIC_KEY_PATH",
+                "set only together with PRIVATE_KEY_PATH (the public key is derived from the private one)",
+            ));
+        }
+        Ok(Self {
+            database_max_connections: u32::try_from(source.number(
+                "DATABASE_MAX_CONNECTIONS",
+                16,
+                1..=1_000,
+            )?)
+            .unwrap_or(16),
+            database_url,
+            secret_key,
+            algorithm: source.parsed("ALGORITHM", Algorithm::RS256)?,
+            access_token_ttl: minutes(source.number(
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+                30,
+                1..=1_440,
+            )?),
+            refresh_token_ttl: days(source.number("REFRESH_TOKEN_EXPIRE_DAYS", 7, 1..=365)?),
+            session_max_lifetime: days(source.number(
+                "SESSION_MAX_LIFETIME_DAYS",
+                30,
+                1..=3_650,
+            )?),
+            refresh_reuse_grace: secs(source.number("REFRESH_REUSE_GRACE_SECONDS", 0, 0..=300)?),
+            private_key_path,
+            public_key_path,
+            issuer,
+            default_audience,
+            bind: source.parsed("BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+            log_format: match source.string("LOG_FORMAT").as_deref() {
+                None | Some("pretty") => LogFormat::Pretty,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(ConfigError::new(
+                        "LOG_FORMAT",
+                        format!("expected pretty or json, got {other:?}"),
+                    ));
+                }
+            },
+            log_filter: source.string("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
+            request_timeout: secs(source.number("REQUEST_TIMEOUT_SECONDS", 30, 1..=3_600)?),
+            jwt_leeway: secs(source.number("JWT_LEEWAY_SECONDS", 30, 0..=300)?),
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        // database_url() validated the scheme.
+        Dialect::from_url(&self.database_url).unwrap_or(Dialect::Sqlite)
+    }
+
+    pub fn pool_settings(&self) -> PoolSettings {
+        PoolSettings { max_connections: self.database_max_connections, ..PoolSettings::default() }
+    }
+
+    /// The key every node derives its encryption and CSRF keys from.
+    pub fn secret_key(&self) -> Result<&SecretString, ConfigError> {
+        self.secret_key.as_ref().ok_or_else(|| {
+            ConfigError::new(
+                "SECRET_KEY",
+                "required with PostgreSQL, and every node must share it (e.g. `openssl rand -hex 32`)",
+            )
+        })
+    }
+
+    /// For tests and tools that build settings by hand.
+    pub fn with_secret_key(mut self, key: SecretString) -> Self {
+        self.secret_key = Some(key);
+        self
+    }
+}
+
+fn minutes(n: u64) -> Duration {
+    Duration::from_secs(n * 60)
+}
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn database_url(source: &Source) -> Result<String, ConfigError> {
+    let (setting, url) = match (source.secret("DATABASE_URL"), source.secret("SQLALCHEMY_URL")) {
+        (Some(url), _) => ("DATABASE_URL", url.to_owned()),
+        // The original's SQLAlchemy URL names its driver in the scheme.
+        (None, Some(url)) => ("SQLALCHEMY_URL", translate_sqlalchemy_url(url)),
+        (None, None) => return Ok(DEFAULT_DATABASE_URL.to_owned()),
+    };
+    if Dialect::from_url(&url).is_none() {
+        // The URL may hold a password: name the problem, not the value.
+        return Err(ConfigError::new(
+            setting,
+            "unsupported scheme: expected sqlite://path or postgres://user@host/db",
+        ));
+    }
+    if url.starts_with("postgres") {
+        url::Url::parse(&url)
+            .map_err(|e| ConfigError::new(setting, format!("not a valid URL ({e})")))?;
+    }
+    Ok(url)
+}
+
+fn translate_sqlalchemy_url(url: &str) -> String {
+    for prefix in [
+        "postgresql+psycopg2://",
+        "postgresql+psycopg://",
+        "postgresql+asyncpg://",
+        "postgresql://",
+    ] {
+        if let Some(rest) = url.strip_prefix(prefix) {
+            return format!("postgres://{rest}");
+        }
+    }
+    if let Some(rest) = url.strip_prefix("sqlite:///") {
+        return format!("sqlite://{rest}");
+    }
+    url.to_owned()
+}
+
+fn issuer(source: &Source) -> Result<String, ConfigError> {
+    let raw = source.string("ISSUER").unwrap_or_else(|| "http://127.0.0.1:8000".to_owned());
+    let parsed = url::Url::parse(&raw)
+        .map_err(|e| ConfigError::new("ISSUER", format!("not a valid URL ({e}): {raw:?}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError::new(
+            "ISSUER",
+            format!("must be an http or https URL, got {raw:?}"),
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(ConfigError::new(
+            "ISSUER",
+            "must not have a query or fragment (OIDC Discovery §3)",
+        ));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,63 @@
+//! Liveness and readiness probes.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready` when every check passed, else `not_ready`.
+    pub status: &'static str,
+    /// `ok`, `unreachable`.
+    pub database: &'static str,
+    /// `ok`, `pending` (a migration has not been applied), `unknown`.
+    pub migrations: &'static str,
+}
+
+/// Liveness: the process is up and serving HTTP. Never touches the database,
+/// so a database outage does not get healthy nodes restarted.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers and every migration is applied.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness))
+)]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let database = match state.db.ping().await {
+        Ok(()) => "ok",
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness: database unreachable");
+            "unreachable"
+        }
+    };
+    let migrations = if database == "ok" {
+        match idp_store::migrate::is_up_to_date(&state.db).await {
+            Ok(true) => "ok",
+            Ok(false) => "pending",
+            Err(_) => "unknown",
+        }
+    } else {
+        "unknown"
+    };
+    let ready = database == "ok" && migrations == "ok";
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (
+        status,
+        Json(Readiness { status: if ready { "ready" } else { "not_ready" }, database, migrations }),
+    )
+}

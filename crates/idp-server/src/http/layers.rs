@@ -1,0 +1,106 @@
+//! Cross-cutting HTTP behaviour: request ids, request logging, timeouts,
+//! body limits, and making sure every error response speaks our format.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument as _;
+
+use super::error::problem_response;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Largest request body any endpoint accepts.
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// Gives the request an id (or keeps a sane one the caller sent), runs it in
+/// a span that carries the id, and logs one line when it completes. Only the
+/// path is logged, never the query string: OAuth puts codes and state there.
+pub async fn request_span(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        request.headers_mut().insert(REQUEST_ID, value);
+    }
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().chars().take(200).collect());
+    let method = request.method().clone();
+    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!(status, latency_ms, "request completed");
+        } else {
+            tracing::info!(status, latency_ms, "request completed");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// Bounds how long a handler may take; a request past the bound gets 503 so
+/// that a hung dependency cannot pile up connections forever.
+pub async fn timeout(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(limit_secs = limit.as_secs(), "request timed out");
+            let mut response = problem_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The request took too long and was abandoned; try again.".into(),
+                Vec::new(),
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+    }
+}
+
+/// Error responses produced outside our handlers (axum's extractor
+/// rejections, the body-limit layer) come as plain text; give them our
+/// problem body so that every 4xx/5xx looks the same to clients.
+pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_ours = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/") || ct.starts_with("text/html"));
+    if is_ours {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // Plain-text rejections from axum explain the problem in a sentence
+    // that never contains request data beyond field names; keep it.
+    let detail = match axum::body::to_bytes(body, 4096).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => status.canonical_reason().unwrap_or("Error").to_owned(),
+    };
+    let mut replaced = problem_response(status, detail.into(), Vec::new());
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replaced.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    replaced
+}

@@ -1,0 +1,136 @@
+//! Building and running the server. `main` and the integration tests go
+//! through the same [`Application::build`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use idp_core::clock::{Clock, SystemClock};
+use idp_store::{Db, StoreError};
+use tokio::net::TcpListener;
+
+use crate::config::{ConfigError, Settings};
+use crate::http;
+use crate::state::AppState;
+
+/// Why the server could not start. Each displays as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the database: {0}")]
+    Database(#[source] StoreError),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[source] StoreError),
+    #[error(
+        "the database schema is behind this version of idp; run `idp migrate up` (or start without --no-migrate)"
+    )]
+    SchemaBehind,
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// Choices that differ between `idp serve` and tests.
+#[derive(Debug)]
+pub struct BuildOptions {
+    /// Apply pending migrations before serving (`--no-migrate` turns it off).
+    pub migrate: bool,
+    pub clock: Arc<dyn Clock>,
+    /// A socket already bound (tests bind port 0 first so that they know the
+    /// issuer URL before the server is built); otherwise `settings.bind`.
+    pub listener: Option<std::net::TcpListener>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self { migrate: true, clock: Arc::new(SystemClock), listener: None }
+    }
+}
+
+/// A server bound to its port, ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, migrates it (unless told not to), binds
+    /// `settings.bind` (port 0 picks a free port) and builds the router.
+    pub async fn build(settings: Settings, options: BuildOptions) -> Result<Self, StartupError> {
+        let db = Db::connect(&settings.database_url, &settings.pool_settings())
+            .await
+            .map_err(StartupError::Database)?;
+        if options.migrate {
+            let applied = idp_store::migrate::run(&db).await.map_err(StartupError::Migrate)?;
+            if applied > 0 {
+                tracing::info!(applied, "migrations applied");
+            }
+        } else if !idp_store::migrate::is_up_to_date(&db).await.map_err(StartupError::Database)? {
+            return Err(StartupError::SchemaBehind);
+        }
+        let addr = settings.bind;
+        let bind_error = |source| StartupError::Bind { addr, source };
+        let listener = match options.listener {
+            Some(listener) => {
+                listener.set_nonblocking(true).map_err(bind_error)?;
+                TcpListener::from_std(listener).map_err(bind_error)?
+            }
+            None => TcpListener::bind(addr).await.map_err(bind_error)?,
+        };
+        let state = AppState::new(settings, db, options.clock);
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.state.settings.bind)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets
+    /// in-flight requests finish, and closes the database pool.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = http::router(self.state.clone());
+        tracing::info!(addr = %self.local_addr(), issuer = %self.state.settings.issuer, "idp listening");
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        self.state.db.close().await;
+        tracing::info!("idp stopped");
+        served
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

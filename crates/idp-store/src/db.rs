@@ -1,0 +1,198 @@
+//! The connection pool over either engine, and the few places where the
+//! engines must be told apart.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Connection as _, Executor};
+
+use crate::StoreError;
+
+/// Which engine a URL points at. Almost every statement is shared; this is
+/// consulted only where SQLite and PostgreSQL really differ (connection
+/// pragmas, how a write transaction starts, database creation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// How a transaction that will write begins. SQLite's default `BEGIN` is
+    /// deferred: a transaction that reads first and writes later can fail with
+    /// `SQLITE_BUSY` when another writer got in between, which the busy
+    /// timeout cannot resolve. `BEGIN IMMEDIATE` takes the write lock up
+    /// front and waits for it under `busy_timeout` instead.
+    fn begin_write_statement(self) -> &'static str {
+        match self {
+            Self::Sqlite => "BEGIN IMMEDIATE",
+            Self::Postgres => "BEGIN",
+        }
+    }
+}
+
+/// Pool settings that the configuration decides.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// SQLite only: how long a writer waits for the write lock.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A pool plus the dialect it speaks.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+pub type Transaction = sqlx::Transaction<'static, sqlx::Any>;
+
+impl Db {
+    /// Connects to `url`. SQLite databases are created when missing; on
+    /// PostgreSQL the database must exist.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::from_url(url).ok_or(StoreError::UnsupportedUrl)?;
+        let url = match dialect {
+            Dialect::Sqlite => sqlite_url_with_create(url),
+            Dialect::Postgres => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        // The pool retries failed connects until its acquire timeout and then
+        // reports only "timed out"; one direct attempt first surfaces the
+        // real reason (refused, unknown database, authentication failed).
+        sqlx::AnyConnection::connect_with(&options).await?.close().await?;
+        let busy_ms = settings.sqlite_busy_timeout.as_millis();
+        let pool = AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .min_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // WAL lets readers proceed while one writer commits;
+                        // synchronous=NORMAL in WAL mode never loses a
+                        // committed transaction to a process crash (the WAL is
+                        // in the OS page cache), only possibly to a power cut.
+                        let pragmas = format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms};"
+                        );
+                        conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, dialect })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a transaction that will write (see [`Dialect`]).
+    pub async fn begin_write(&self) -> Result<Transaction, StoreError> {
+        Ok(self.pool.begin_with(self.dialect.begin_write_statement()).await?)
+    }
+
+    /// One round trip to the database.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn size(&self) -> u32 {
+        self.pool.size()
+    }
+
+    pub fn idle(&self) -> usize {
+        self.pool.num_idle()
+    }
+
+    /// Waits for checked-out connections to return, then closes them all.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `mode=rwc` makes SQLite create the file on first start.
+fn sqlite_url_with_create(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// The file a `sqlite:` URL points at, if any (not for in-memory databases).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" { None } else { Some(std::path::PathBuf::from(path)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_follows_the_url_scheme() {
+        assert_eq!(Dialect::from_url("sqlite://data/idp.db"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("sqlite::memory:"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("postgres://u@h/db"), Some(Dialect::Postgres));
+        assert_eq!(Dialect::from_url("postgresql://u@h/db"), Some(Dialect::Postgres));
+        assert_eq!(Dialect::from_url("mysql://u@h/db"), None);
+    }
+
+    #[test]
+    fn sqlite_files_are_created_on_first_start() {
+        assert_eq!(sqlite_url_with_create("sqlite://data/idp.db"), "sqlite://data/idp.db?mode=rwc");
+        assert_eq!(
+            sqlite_url_with_create("sqlite://a.db?cache=shared"),
+            "sqlite://a.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(sqlite_url_with_create("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
+    }
+
+    #[test]
+    fn sqlite_path_is_the_file_part_of_the_url() {
+        assert_eq!(sqlite_path("sqlite://data/idp.db"), Some("data/idp.db".into()));
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/idp/idp.db?mode=rwc"),
+            Some("/var/lib/idp/idp.db".into())
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://x"), None);
+    }
+}

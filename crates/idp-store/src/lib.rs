@@ -1,0 +1,10 @@
+//! Storage for idp: one portable SQL set over SQLite and PostgreSQL through
+//! sqlx's `Any` driver, one migration history, one repository module per table
+//! with its SQL beside it.
+
+mod db;
+mod error;
+pub mod migrate;
+
+pub use db::{Db, Dialect, PoolSettings, Transaction, sqlite_path};
+pub use error::StoreError;

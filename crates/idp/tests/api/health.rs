@@ -1,0 +1,67 @@
+use reqwest::StatusCode;
+
+engine_test!(
+    async fn a_fresh_server_is_live_and_ready(engine) {
+        let app = TestApp::spawn(engine).await;
+
+        let live = app.get("/healthz").await;
+        assert_eq!(live.status(), StatusCode::OK);
+
+        let ready = app.get("/readyz").await;
+        assert_eq!(ready.status(), StatusCode::OK);
+        let body = json(ready).await;
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["database"], "ok");
+        assert_eq!(body["migrations"], "ok");
+    }
+);
+
+engine_test!(
+    async fn readiness_reports_an_unreachable_database(engine) {
+        let app = TestApp::spawn(engine).await;
+        // Closing the pool is what a lost database looks like from inside.
+        app.state.db.close().await;
+
+        let ready = app.get("/readyz").await;
+        assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(json(ready).await["database"], "unreachable");
+        // Liveness does not depend on the database.
+        assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    }
+);
+
+engine_test!(
+    async fn unknown_paths_and_methods_get_problem_documents(engine) {
+        let app = TestApp::spawn(engine).await;
+
+        let missing = app.get("/no/such/thing").await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_eq!(missing.headers()["content-type"], "application/problem+json");
+        assert_eq!(json(missing).await["status"], 404);
+
+        let wrong_method = app.client.delete(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
+    }
+);
+
+engine_test!(
+    async fn every_response_carries_a_request_id(engine) {
+        let app = TestApp::spawn(engine).await;
+
+        let generated = app.get("/healthz").await;
+        let id = generated.headers()["x-request-id"].to_str().unwrap();
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+
+        let echoed = app.client.get(app.url("/healthz")).header("x-request-id", "trace-abc-123").send().await.unwrap();
+        assert_eq!(echoed.headers()["x-request-id"], "trace-abc-123");
+    }
+);
+
+engine_test!(
+    async fn shutdown_finishes_cleanly(engine) {
+        let app = TestApp::spawn(engine).await;
+        assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+        app.stop().await;
+    }
+);

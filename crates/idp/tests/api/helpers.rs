@@ -1,0 +1,227 @@
+//! The test harness: fresh databases on both engines, and [`TestApp`], a real
+//! server bound to a random port with a clock the test controls.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use idp_core::clock::ManualClock;
+use idp_server::config::{Settings, Source};
+use idp_server::{AppState, Application, BuildOptions};
+use sqlx::Connection as _;
+
+/// Runs one async test body against each engine:
+///
+/// ```ignore
+/// engine_test!(async fn registration_works(engine) { let app = TestApp::spawn(engine).await; … });
+/// ```
+///
+/// expands to `registration_works::sqlite` and `registration_works::postgres`.
+/// The PostgreSQL variant is skipped, with a notice, when `TEST_DATABASE_URL`
+/// is unset; CI sets it, so there a missing server fails instead.
+macro_rules! engine_test {
+    ($(#[$meta:meta])* async fn $name:ident($engine:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use crate::helpers::*;
+
+            async fn body($engine: Engine) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                body(Engine::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if Engine::postgres_admin_url().is_none() {
+                    eprintln!("skipped: set TEST_DATABASE_URL to run the PostgreSQL variant");
+                    return;
+                }
+                body(Engine::Postgres).await
+            }
+        }
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn postgres_admin_url() -> Option<String> {
+        std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    }
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    pub engine: Engine,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    TempDir(#[allow(dead_code)] tempfile::TempDir),
+    DropPostgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub async fn create(engine: Engine) -> TestDb {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/idp.db", dir.path().display());
+                TestDb { url, engine, cleanup: Cleanup::TempDir(dir) }
+            }
+            Engine::Postgres => {
+                let admin_url = Engine::postgres_admin_url().expect("TEST_DATABASE_URL");
+                let name = format!("idp_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("TEST_DATABASE_URL must point at a reachable PostgreSQL server");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.ok();
+                let url = replace_database(&admin_url, &name);
+                TestDb { url, engine, cleanup: Cleanup::DropPostgres { admin_url, name } }
+            }
+        }
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    parsed.set_path(&format!("/{name}"));
+    parsed.to_string()
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Cleanup::DropPostgres { admin_url, name } = &self.cleanup {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime, which cannot be blocked
+            // on; a short-lived runtime on its own thread does the work.
+            let _ = std::thread::spawn(move || {
+                let rt =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A 32+ character key for tests; real deployments generate their own.
+pub const TEST_SECRET_KEY: &str = "test-secret-key-0123456789abcdef0123456789";
+
+/// Builds a [`TestApp`] with extra settings.
+pub struct TestAppBuilder {
+    engine: Engine,
+    settings: BTreeMap<String, String>,
+}
+
+impl TestAppBuilder {
+    pub fn setting(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.settings.insert(name.to_owned(), value.into());
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let db = TestDb::create(self.engine).await;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base_url = format!("http://{addr}");
+        let mut source = Source::from_pairs([
+            ("DATABASE_URL", db.url.as_str()),
+            ("SECRET_KEY", TEST_SECRET_KEY),
+            ("ISSUER", base_url.as_str()),
+            ("BIND", "127.0.0.1:0"),
+            ("DATABASE_MAX_CONNECTIONS", "8"),
+        ]);
+        for (name, value) in &self.settings {
+            source.set(name, value.clone());
+        }
+        let settings = Settings::from_source(&source).unwrap();
+        let clock = Arc::new(ManualClock::starting_now());
+        let options =
+            BuildOptions { migrate: true, clock: clock.clone(), listener: Some(listener) };
+        let app = Application::build(settings, options).await.unwrap();
+        let state = app.state().clone();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stop_rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestApp { base_url, client, clock, state, db, stop: Some(stop_tx), server: Some(server) }
+    }
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    pub db: TestDb,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub fn builder(engine: Engine) -> TestAppBuilder {
+        TestAppBuilder { engine, settings: BTreeMap::new() }
+    }
+
+    pub async fn spawn(engine: Engine) -> TestApp {
+        Self::builder(engine).spawn().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The JSON body of a response, whatever its status.
+pub async fn json(response: reqwest::Response) -> serde_json::Value {
+    let text = response.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}

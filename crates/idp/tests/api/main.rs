@@ -1,0 +1,12 @@
+//! The integration suite: one test binary (cheap to link on two cores) that
+//! boots the real server on a random port against a fresh database per test,
+//! on SQLite and — when `TEST_DATABASE_URL` is set — on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+#[macro_use]
+#[allow(dead_code)] // each module uses a different part of the harness
+mod helpers;
+
+mod cli;
+mod health;
+mod migrations;
