@@ -29,6 +29,14 @@ impl UnixTime {
         self.0
     }
 
+    /// RFC 3339 in UTC, e.g. `2026-11-28T15:04:05Z`.
+    pub fn to_rfc3339(self) -> String {
+        time::OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default()
+    }
+
     /// Seconds from `self` until `later`, zero when `later` is not later.
     pub fn secs_until(self, later: UnixTime) -> u64 {
         u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0)
@@ -116,6 +124,11 @@ mod tests {
         assert_eq!(clock.now(), UnixTime::from_secs(1_000));
         clock.advance(Duration::from_secs(61));
         assert_eq!(clock.now(), UnixTime::from_secs(1_061));
+    }
+
+    #[test]
+    fn formats_as_rfc3339_utc() {
+        assert_eq!(UnixTime::from_secs(1_700_000_000).to_rfc3339(), "2023-11-14T22:13:20Z");
     }
 
     #[test]

@@ -3,9 +3,19 @@
 //! Nothing here knows about HTTP or SQL; the store and server crates depend on
 //! this one, never the other way round.
 
+pub mod audit;
+pub mod client;
 pub mod clock;
 pub mod ids;
 pub mod jose;
+pub mod opaque;
+pub mod password;
 pub mod random;
+pub mod scope;
+pub mod secret_hash;
+pub mod session;
+pub mod token;
+pub mod user;
+pub mod validation;
 
 pub use secrecy::{ExposeSecret, SecretString};

@@ -2,6 +2,8 @@
 
 pub mod config;
 pub mod http;
+pub mod oauth;
+pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -9,9 +9,16 @@ use idp_core::clock::{Clock, SystemClock};
 use idp_store::{Db, StoreError};
 use tokio::net::TcpListener;
 
+use idp_core::password::PasswordHasher;
+
 use crate::config::{ConfigError, Settings};
 use crate::http;
-use crate::state::AppState;
+use crate::http::well_known::Discovery;
+use crate::service::bearer::BearerVerifier;
+use crate::service::hashing::HashingPool;
+use crate::service::keys::{KeyRing, KeyRingError, KeySource};
+use crate::service::tokens::TokenIssuer;
+use crate::state::{AppState, Inner};
 
 /// Why the server could not start. Each displays as one line.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +33,10 @@ pub enum StartupError {
         "the database schema is behind this version of idp; run `idp migrate up` (or start without --no-migrate)"
     )]
     SchemaBehind,
+    #[error(transparent)]
+    Keys(#[from] KeyRingError),
+    #[error("ARGON2_MEMORY_KIB: {0}")]
+    Hashing(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -78,7 +89,7 @@ impl Application {
             }
             None => TcpListener::bind(addr).await.map_err(bind_error)?,
         };
-        let state = AppState::new(settings, db, options.clock);
+        let state = build_state(settings, db, options.clock).await?;
         Ok(Self { listener, state })
     }
 
@@ -108,6 +119,40 @@ impl Application {
         tracing::info!("idp stopped");
         served
     }
+}
+
+/// Everything the handlers share: keys loaded and parsed once, the hashing
+/// pool with its dummy hash computed, the discovery document serialized.
+async fn build_state(
+    settings: Settings,
+    db: Db,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, StartupError> {
+    let keys = KeyRing::start(KeySource::new(&settings, db.clone(), clock.clone())?).await?;
+    keys.spawn_refresher();
+    let hasher =
+        PasswordHasher::new(settings.argon2).map_err(|e| StartupError::Hashing(e.to_string()))?;
+    let hashing = HashingPool::new(
+        hasher,
+        settings.hash_concurrency,
+        settings.hash_queue_timeout,
+        settings.hash_queue_max,
+    );
+    let tokens = TokenIssuer::new(
+        keys.clone(),
+        settings.issuer.clone(),
+        settings.default_audience.clone(),
+        settings.access_token_ttl,
+    );
+    let bearer = BearerVerifier::new(
+        keys.clone(),
+        db.clone(),
+        settings.issuer.clone(),
+        settings.default_audience.clone(),
+        settings.jwt_leeway,
+    );
+    let discovery = Discovery::new(&settings.issuer, settings.algorithm).to_bytes();
+    Ok(AppState::new(Inner { settings, db, clock, keys, tokens, bearer, hashing, discovery }))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -2,10 +2,15 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use idp_core::clock::{Clock, UnixTime};
 use idp_store::Db;
 
 use crate::config::Settings;
+use crate::service::bearer::BearerVerifier;
+use crate::service::hashing::HashingPool;
+use crate::service::keys::KeyRing;
+use crate::service::tokens::TokenIssuer;
 
 /// Shared, read-mostly state. Cloning copies one pointer.
 #[derive(Clone, Debug)]
@@ -16,11 +21,17 @@ pub struct Inner {
     pub settings: Settings,
     pub db: Db,
     pub clock: Arc<dyn Clock>,
+    pub keys: Arc<KeyRing>,
+    pub tokens: TokenIssuer,
+    pub bearer: BearerVerifier,
+    pub hashing: HashingPool,
+    /// The discovery document, serialized once.
+    pub discovery: Bytes,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, db: Db, clock: Arc<dyn Clock>) -> Self {
-        Self(Arc::new(Inner { settings, db, clock }))
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
     }
 
     pub fn now(&self) -> UnixTime {

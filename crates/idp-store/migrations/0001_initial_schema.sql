@@ -91,6 +91,11 @@ CREATE TABLE sessions (
     client_id          TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
     browser_session_id TEXT REFERENCES browser_sessions (id) ON DELETE SET NULL,
     scope              TEXT NOT NULL,
+    -- The user's roles when the session began (JSON array). Any role change
+    -- ends every session of the user, so this snapshot stays true for the
+    -- session's whole life, and a refresh needs no join to put roles in the
+    -- new access token.
+    roles              TEXT NOT NULL DEFAULT '[]',
     auth_time          BIGINT NOT NULL,
     created_at         BIGINT NOT NULL,
     last_used_at       BIGINT NOT NULL,
@@ -118,6 +123,7 @@ CREATE TABLE refresh_tokens (
 );
 CREATE UNIQUE INDEX refresh_tokens_hash_key ON refresh_tokens (token_hash);
 CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
+CREATE INDEX refresh_tokens_parent_idx ON refresh_tokens (parent_id);
 CREATE INDEX refresh_tokens_expires_at_idx ON refresh_tokens (expires_at);
 
 -- Access tokens revoked before their expiry (RFC 7009), by `jti`.
@@ -164,10 +170,15 @@ CREATE TABLE signing_keys (
     alg                TEXT NOT NULL,
     -- PKCS#8 DER sealed with AES-256-GCM under a key derived from SECRET_KEY
     -- (nonce || ciphertext, base64url).
+    -- Empty for a key that comes from PRIVATE_KEY_PATH (kept only so that
+    -- its public half stays published after the file is replaced).
     private_key_sealed TEXT NOT NULL,
     public_jwk         TEXT NOT NULL,
     state              TEXT NOT NULL CHECK (state IN ('active', 'retired')),
     created_at         BIGINT NOT NULL,
+    -- A new key is published in the JWKS before it signs, so that verifiers
+    -- holding a cached JWKS know it by the time they see it.
+    signs_from         BIGINT NOT NULL,
     retired_at         BIGINT,
     -- Once past this instant no token it signed can still be valid; the key
     -- leaves the JWKS.
@@ -224,3 +235,9 @@ INSERT INTO oauth_clients (id, name, client_type, secret_hash, redirect_uris,
 VALUES ('idp-first-party', 'Built-in first-party client', 'public', NULL, '[]', '[]',
         '["password","refresh_token"]', '["openid","profile","email","roles","offline_access"]',
         1, 0, 0);
+
+-- The two roles every installation has (SPEC.md §3); `idp seed` adds their
+-- permissions and the admin user. New users get `User`.
+INSERT INTO roles (id, name, description, created_at)
+VALUES ('00000000-0000-7000-8000-000000000001', 'Admin', 'Full administrative access', 0),
+       ('00000000-0000-7000-8000-000000000002', 'User', 'A registered user', 0);

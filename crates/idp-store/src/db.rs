@@ -68,7 +68,34 @@ pub struct Db {
     dialect: Dialect,
 }
 
-pub type Transaction = sqlx::Transaction<'static, sqlx::Any>;
+/// A database transaction. Dereferences to the connection, so repository
+/// functions take `&mut *tx`; ends with [`Transaction::commit`] or
+/// [`Transaction::rollback`] (dropping it rolls back too).
+#[derive(Debug)]
+pub struct Transaction(sqlx::Transaction<'static, sqlx::Any>);
+
+impl Transaction {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.0.commit().await?)
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.0.rollback().await?)
+    }
+}
+
+impl std::ops::Deref for Transaction {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Transaction {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.0
+    }
+}
 
 impl Db {
     /// Connects to `url`. SQLite databases are created when missing; on
@@ -121,7 +148,7 @@ impl Db {
 
     /// Starts a transaction that will write (see [`Dialect`]).
     pub async fn begin_write(&self) -> Result<Transaction, StoreError> {
-        Ok(self.pool.begin_with(self.dialect.begin_write_statement()).await?)
+        Ok(Transaction(self.pool.begin_with(self.dialect.begin_write_statement()).await?))
     }
 
     /// One round trip to the database.

@@ -5,6 +5,7 @@
 mod db;
 mod error;
 pub mod migrate;
+pub mod repo;
 
 pub use db::{Db, Dialect, PoolSettings, Transaction, sqlite_path};
 pub use error::StoreError;

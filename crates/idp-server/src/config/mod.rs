@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use idp_core::SecretString;
 use idp_core::jose::Algorithm;
+use idp_core::password::Argon2Params;
 use idp_store::{Dialect, PoolSettings};
 
 pub use source::Source;
@@ -68,6 +69,17 @@ pub struct Settings {
     pub log_filter: String,
     pub request_timeout: Duration,
     pub jwt_leeway: Duration,
+    pub argon2: Argon2Params,
+    /// Hashes computed at once (each on a blocking thread).
+    pub hash_concurrency: usize,
+    /// How long a request waits for a hashing slot before 503.
+    pub hash_queue_timeout: Duration,
+    /// Requests that may wait for a hashing slot; more get 503 at once.
+    pub hash_queue_max: usize,
+    /// The password grant without `client_id` uses the built-in client.
+    pub allow_password_grant_without_client: bool,
+    /// RFC 8707 resources access tokens may be issued for.
+    pub allowed_resources: Vec<String>,
 }
 
 impl Settings {
@@ -139,6 +151,23 @@ impl Settings {
             log_filter: source.string("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
             request_timeout: secs(source.number("REQUEST_TIMEOUT_SECONDS", 30, 1..=3_600)?),
             jwt_leeway: secs(source.number("JWT_LEEWAY_SECONDS", 30, 0..=300)?),
+            argon2: argon2_params(source)?,
+            hash_concurrency: usize::try_from(source.number(
+                "HASH_CONCURRENCY",
+                default_hash_concurrency(),
+                1..=256,
+            )?)
+            .unwrap_or(1),
+            hash_queue_timeout: Duration::from_millis(source.number(
+                "HASH_QUEUE_TIMEOUT_MS",
+                10_000,
+                0..=60_000,
+            )?),
+            hash_queue_max: usize::try_from(source.number("HASH_QUEUE_MAX", 1_024, 0..=100_000)?)
+                .unwrap_or(1_024),
+            allow_password_grant_without_client: source
+                .flag("ALLOW_PASSWORD_GRANT_WITHOUT_CLIENT", true)?,
+            allowed_resources: allowed_resources(source)?,
         })
     }
 
@@ -166,6 +195,40 @@ impl Settings {
         self.secret_key = Some(key);
         self
     }
+}
+
+fn default_hash_concurrency() -> u64 {
+    std::thread::available_parallelism().map_or(2, |n| u64::try_from(n.get()).unwrap_or(2))
+}
+
+fn argon2_params(source: &Source) -> Result<Argon2Params, ConfigError> {
+    let d = Argon2Params::default();
+    let n = |name: &str, default: u32, max: u64| -> Result<u32, ConfigError> {
+        Ok(u32::try_from(source.number(name, u64::from(default), 1..=max)?).unwrap_or(default))
+    };
+    let params = Argon2Params {
+        memory_kib: n("ARGON2_MEMORY_KIB", d.memory_kib, 1_048_576)?,
+        iterations: n("ARGON2_ITERATIONS", d.iterations, 20)?,
+        parallelism: n("ARGON2_PARALLELISM", d.parallelism, 16)?,
+    };
+    params.validate().map_err(|problem| ConfigError::new("ARGON2_MEMORY_KIB", problem))?;
+    Ok(params)
+}
+
+fn allowed_resources(source: &Source) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = source.string("ALLOWED_RESOURCES") else { return Ok(Vec::new()) };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| match url::Url::parse(r) {
+            // RFC 8707 §2: an absolute URI without a fragment.
+            Ok(u) if u.fragment().is_none() => Ok(r.to_owned()),
+            _ => Err(ConfigError::new(
+                "ALLOWED_RESOURCES",
+                format!("not an absolute URI without fragment: {r:?}"),
+            )),
+        })
+        .collect()
 }
 
 fn minutes(n: u64) -> Duration {

@@ -33,6 +33,14 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "RUST_LOG",
     "REQUEST_TIMEOUT_SECONDS",
     "JWT_LEEWAY_SECONDS",
+    "ARGON2_MEMORY_KIB",
+    "ARGON2_ITERATIONS",
+    "ARGON2_PARALLELISM",
+    "HASH_CONCURRENCY",
+    "HASH_QUEUE_TIMEOUT_MS",
+    "HASH_QUEUE_MAX",
+    "ALLOW_PASSWORD_GRANT_WITHOUT_CLIENT",
+    "ALLOWED_RESOURCES",
 ];
 
 /// Raw setting values by upper-case name, already merged by precedence.

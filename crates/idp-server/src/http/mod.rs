@@ -1,16 +1,24 @@
 //! The HTTP surface: routes, and the layers every request passes through.
 
+mod auth;
 pub mod error;
+pub mod extract;
+pub mod form;
 mod health;
 mod layers;
+mod me;
 pub mod oauth_error;
+mod register;
+mod revoke;
+mod token;
+pub mod well_known;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
 use error::problem_response;
@@ -21,6 +29,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/auth/register", post(register::register))
+        .route("/auth/token", post(token::token))
+        .route("/auth/token/refresh", post(token::refresh))
+        .route("/auth/revoke", post(revoke::revoke))
+        .route("/auth/me", get(me::me).post(me::me))
+        .route("/auth/userinfo", get(me::userinfo).post(me::userinfo))
+        .route("/.well-known/openid-configuration", get(well_known::openid_configuration))
+        .route("/.well-known/jwks.json", get(well_known::jwks))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(layers::BODY_LIMIT_BYTES))

@@ -115,6 +115,13 @@ impl OAuthError {
         err
     }
 
+    /// A status other than the one the code implies (415, 413 for bodies
+    /// the token endpoint cannot read).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
     pub fn with_basic_challenge(mut self) -> Self {
         self.basic_challenge = true;
         self

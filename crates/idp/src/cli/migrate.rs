@@ -15,9 +15,7 @@ pub enum Command {
 }
 
 pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
-    let db = Db::connect(&settings.database_url, &settings.pool_settings())
-        .await
-        .map_err(|e| Failure::failed(format!("cannot open the database: {e}")))?;
+    let db = super::open_db(&settings).await?;
     let result = match command {
         Command::Up => up(&db).await,
         Command::Status => status(&db).await,

@@ -1,5 +1,6 @@
 //! The subcommands of `idp`, one module each.
 
+mod keys;
 mod migrate;
 mod serve;
 
@@ -47,9 +48,9 @@ enum Command {
     /// Manage OAuth clients (not available yet).
     #[command(disable_help_flag = true)]
     Client(NotYet),
-    /// Manage signing keys (not available yet).
-    #[command(disable_help_flag = true)]
-    Keys(NotYet),
+    /// List and rotate signing keys.
+    #[command(subcommand)]
+    Keys(keys::Command),
 }
 
 /// Arguments of a command that this version does not implement yet.
@@ -68,12 +69,12 @@ pub struct Failure {
 
 impl Failure {
     /// Bad settings or usage: exit code 2.
-    fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self { message: message.into(), exit_code: 2 }
     }
 
     /// The command ran and failed: exit code 1.
-    fn failed(message: impl Into<String>) -> Self {
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
         Self { message: message.into(), exit_code: 1 }
     }
 }
@@ -94,8 +95,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(_) => not_yet("user"),
         Command::Role(_) => not_yet("role"),
         Command::Client(_) => not_yet("client"),
-        Command::Keys(_) => not_yet("keys"),
+        Command::Keys(command) => keys::run(settings, command).await,
     }
+}
+
+/// Opens the configured database (commands other than `serve`).
+async fn open_db(settings: &Settings) -> Result<idp_store::Db, Failure> {
+    idp_store::Db::connect(&settings.database_url, &settings.pool_settings())
+        .await
+        .map_err(|e| Failure::failed(format!("cannot open the database: {e}")))
 }
 
 fn not_yet(command: &str) -> Result<(), Failure> {

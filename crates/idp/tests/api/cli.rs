@@ -54,7 +54,7 @@ fn migrate_creates_the_embedded_database_and_reports_status() {
 #[test]
 fn commands_not_built_yet_fail_loudly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = idp().current_dir(dir.path()).args(["keys", "rotate"]).output().unwrap();
+    let out = idp().current_dir(dir.path()).args(["seed"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8(out.stderr).unwrap().contains("not available yet"));
 }

@@ -1,3 +1,5 @@
+#[allow(unused_imports)]
+use crate::helpers::*;
 use reqwest::StatusCode;
 
 engine_test!(

@@ -131,25 +131,41 @@ pub const TEST_SECRET_KEY: &str = "test-secret-key-0123456789abcdef0123456789";
 pub struct TestAppBuilder {
     engine: Engine,
     settings: BTreeMap<String, String>,
+    database_url: Option<String>,
 }
 
 impl TestAppBuilder {
+    /// Serves an existing database (to restart a server on the same data).
+    pub fn database(mut self, db: &TestDb) -> Self {
+        self.database_url = Some(db.url.clone());
+        self
+    }
+
     pub fn setting(mut self, name: &str, value: impl Into<String>) -> Self {
         self.settings.insert(name.to_owned(), value.into());
         self
     }
 
     pub async fn spawn(self) -> TestApp {
-        let db = TestDb::create(self.engine).await;
+        let db = match &self.database_url {
+            Some(_) => None,
+            None => Some(TestDb::create(self.engine).await),
+        };
+        let database_url =
+            self.database_url.clone().or_else(|| db.as_ref().map(|d| d.url.clone())).unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let base_url = format!("http://{addr}");
         let mut source = Source::from_pairs([
-            ("DATABASE_URL", db.url.as_str()),
+            ("DATABASE_URL", database_url.as_str()),
             ("SECRET_KEY", TEST_SECRET_KEY),
             ("ISSUER", base_url.as_str()),
             ("BIND", "127.0.0.1:0"),
             ("DATABASE_MAX_CONNECTIONS", "8"),
+            // Cheap hashing keeps the suite fast; one test checks the
+            // production parameters.
+            ("ARGON2_MEMORY_KIB", "1024"),
+            ("ARGON2_ITERATIONS", "1"),
         ]);
         for (name, value) in &self.settings {
             source.set(name, value.clone());
@@ -169,7 +185,16 @@ impl TestAppBuilder {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        TestApp { base_url, client, clock, state, db, stop: Some(stop_tx), server: Some(server) }
+        TestApp {
+            base_url,
+            client,
+            clock,
+            state,
+            database_url,
+            db,
+            stop: Some(stop_tx),
+            server: Some(server),
+        }
     }
 }
 
@@ -179,14 +204,16 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub state: AppState,
-    pub db: TestDb,
+    pub database_url: String,
+    /// The database this app created (and drops when the test ends).
+    db: Option<TestDb>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestApp {
     pub fn builder(engine: Engine) -> TestAppBuilder {
-        TestAppBuilder { engine, settings: BTreeMap::new() }
+        TestAppBuilder { engine, settings: BTreeMap::new(), database_url: None }
     }
 
     pub async fn spawn(engine: Engine) -> TestApp {
@@ -224,4 +251,87 @@ impl Drop for TestApp {
 pub async fn json(response: reqwest::Response) -> serde_json::Value {
     let text = response.text().await.unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// A password that passes the policy.
+pub const PASSWORD: &str = "S3cure-pass!";
+
+/// Tokens from a successful token response.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub id_token: Option<String>,
+    pub body: serde_json::Value,
+}
+
+impl Tokens {
+    pub fn from_body(body: serde_json::Value) -> Tokens {
+        Tokens {
+            access_token: body["access_token"].as_str().expect("access_token").to_owned(),
+            refresh_token: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            id_token: body["id_token"].as_str().map(str::to_owned),
+            body,
+        }
+    }
+}
+
+impl TestApp {
+    /// POST /auth/register with JSON.
+    pub async fn register(&self, username: &str, email: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/auth/register"))
+            .json(&serde_json::json!({"username": username, "email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers `username` (email `<username>@example.com`, [`PASSWORD`]).
+    pub async fn create_user(&self, username: &str) -> serde_json::Value {
+        let response = self.register(username, &format!("{username}@example.com"), PASSWORD).await;
+        assert_eq!(response.status(), 201, "registering {username}");
+        json(response).await
+    }
+
+    /// POST a urlencoded form.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(self.url(path)).form(form).send().await.unwrap()
+    }
+
+    /// POST a multipart form, as the original service's clients (`curl -F`) do.
+    pub async fn post_multipart(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut multipart = reqwest::multipart::Form::new();
+        for (k, v) in form {
+            multipart = multipart.text(k.to_string(), v.to_string());
+        }
+        self.client.post(self.url(path)).multipart(multipart).send().await.unwrap()
+    }
+
+    pub async fn password_grant(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_form(
+            "/auth/token",
+            &[("grant_type", "password"), ("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    /// Logs in with the password grant and returns the tokens.
+    pub async fn login(&self, username: &str) -> Tokens {
+        let response = self.password_grant(username, PASSWORD).await;
+        assert_eq!(response.status(), 200, "login of {username}");
+        Tokens::from_body(json(response).await)
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_form(
+            "/auth/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+        )
+        .await
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
 }

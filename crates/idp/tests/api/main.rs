@@ -9,4 +9,11 @@ mod helpers;
 
 mod cli;
 mod health;
+mod jwt_attacks;
+mod keys;
 mod migrations;
+mod original_flow;
+mod refresh;
+mod register;
+mod userinfo;
+mod well_known;

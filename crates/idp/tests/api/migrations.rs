@@ -1,3 +1,5 @@
+#[allow(unused_imports)]
+use crate::helpers::*;
 use idp_store::{Db, PoolSettings};
 
 engine_test!(

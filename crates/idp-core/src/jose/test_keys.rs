@@ -1,0 +1,174 @@
+//! Keys made with OpenSSL 3.0 when these tests were written, so parsing is
+//! tested against what operators will actually feed us. Test-only: never
+//! use them for anything else.
+
+/// `openssl genrsa 2048` (PKCS#8)
+pub const RSA_PKCS8: &str = "\
+-----BEGIN PRIVATE KEY-----
+MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQDXndSXfPj2GQml
+3Q53WSKJcIjS6jKfY3chR+/rkR9mLJQu5HIgJy8MfiV2i7tdVWj1cWWjA4vpc2Np
+VB8ALW5hb6GCHr/2/rYMj2PA1oX6Pgp95SrgcUIOVA8LMHEkdFjXIRkzXW2orMxc
+E+dctc4MY1EV9c+w1TR5PCulYB//3vapHg3iP6GxeRHp0EBwONg2bzspmseBf+LQ
+HAFPbwCOL+DHsIMDy8M6qiXniGYG05UyNZ65knEGvep15PapcFiz8of7twvyAf73
+sn/WywA/8omMi+w+yqV+2jdh2SpYklW+45v9jlBSB3C4bH8w0U8p72n8M3AywFzD
+aO0nyz/VAgMBAAECggEAaMRD3CfZQJsB2RoEQXGKGoYXtYQefNvzsrQlm6y0OQ1I
+I1DVM1JWxhc1VNiofb1WdoxW+lJq1VA/6Zn6RjfM/oMjUvpmBDnXc1ro+XZDO0iS
+CIIlx1DA6/1kIeez0ibGVCG9APxQoDj2Q3dYX+/m4pYPfEAoXp/6Ez5tZrnCUqy7
+AUeEn5cJlcvKwiQ4pCuO+qCsAnXbht1U45en+zU82JhXUw7MWJQEZn8OoR7OJkdG
+YN6dmrLgixW5OGNXA1oHpJyeQlg20g4wV0hTi+EglCEQIbbeOps8i3zJF094WpWI
+AFBCZ2uUEwPvXWVml+W1mIQL3kOC7dmDjgKKA+0jsQKBgQD8NYnfV1V9c9eagYD6
+8X+g4yF3FdyZ5A+R+Why8S+lMXVS0T2pmnAHQ5haxJndpRLa9+qgmm9K9NGApRoz
+cSZ3mQXfNL15jJ4alFoJG3wdv9EfK3ohJe6JSS9gCX4msz+9d2yYQTeYxJdd4/v5
+vHr/wlEMFHF4CoIPEf307kXdswKBgQDa2309HefpziHU75nzAoAUlBo6xlOYPbN+
+RM1At/y6RjWefwBYBItBCrCCnxwSlTlwTFMsOU8c9DFCLnXPKRoqsNZRxPYW7ZDk
+cMgfGlNyhUMtlJ/1d8ZYzaEoSG70QiLSPjOf08PccpY5eLjoASYxECOW1hvORzTv
+QKCTItt4VwKBgQCN9y0GdMiAd2aTZ/ZMSwgGbhN2Tu4ACenhxzxOBwlEuVRLK9DD
+2VTaIehun1/k7XhxnT+K66Nd0/Thrw3SiwyWIaK2g59r/gU4/Oy5V6lDradvHi/+
+3LUqvfFW48EI07k7Uy/jfEJpUa/Kf/xkFP4/XQf1/sPoSDHxfbUv27ekFQKBgQDT
+c1L6NKW3wJ/xUpmkL1s+BqWc+bcUlTCRo7nHeLvl4SW2/69+Ws2MRt6pJT8DOUfo
+luWZCbnFGK1q6uaKA4Uzj+1RzYGSP29JNyoy2sWbFOQF6t3tVQ6/B9VXzTveJPPt
+u4k3N2u51sALwPatuUaECrrH5g+xahzbt84sunXfOwKBgQDmtGHVnYOx4yR69qLe
+fBFA2DOUdxYzhcH5bTK7D5ZvLd3VFXIoNYxHCGLuDuPMK+ydAjYahp1XUgUlN7s1
+C3Vh/8Oah40qwwqz/dnh8CmXdAylfzCXw0MlZaZ+ofeGNuYYz3rnwQSGXr+56Wml
+mFYSrb6wFsELpg5ZdwPkCRuFNQ==
+-----END PRIVATE KEY-----
+";
+
+/// `openssl pkey -pubout` of [`RSA_PKCS8`] (SPKI)
+pub const RSA_PKCS8_PUBLIC: &str = "\
+-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA153Ul3z49hkJpd0Od1ki
+iXCI0uoyn2N3IUfv65EfZiyULuRyICcvDH4ldou7XVVo9XFlowOL6XNjaVQfAC1u
+YW+hgh6/9v62DI9jwNaF+j4KfeUq4HFCDlQPCzBxJHRY1yEZM11tqKzMXBPnXLXO
+DGNRFfXPsNU0eTwrpWAf/972qR4N4j+hsXkR6dBAcDjYNm87KZrHgX/i0BwBT28A
+ji/gx7CDA8vDOqol54hmBtOVMjWeuZJxBr3qdeT2qXBYs/KH+7cL8gH+97J/1ssA
+P/KJjIvsPsqlfto3YdkqWJJVvuOb/Y5QUgdwuGx/MNFPKe9p/DNwMsBcw2jtJ8s/
+1QIDAQAB
+-----END PUBLIC KEY-----
+";
+
+/// `openssl genrsa -traditional 2048` (PKCS#1)
+pub const RSA_PKCS1: &str = "\
+-----BEGIN RSA PRIVATE KEY-----
+MIIEogIBAAKCAQEA18zVrxXJBQnRYquMMdUpuNOLloN1WtRoJo3FkCPfJmWSd/DU
+87RLDgw0qFaNGqhssQtjoiYOCbreHiUQrWrAsHTXCdw9ZkGFpO5FKt5VMzd96i2I
+jZlzmjiZdx2/AalpLQ996hRD6aQnIlPnfLau9Q8Oy+FjG22rys4ao2aFg+4yWph/
+1sEMjRBwyb5wWVZt0mp7/S2JwGZXGsfXeIjcfngk8SnyPNnogLs+4SrAHFc0w6a6
+YDLiNiTSfuj1UCHEMRqMP6a6Lr14ckNcgmjvKYqIUsXiHXwpG3Rp6mVpmoVHmsW9
+NvmJgrYd+rEAuY0JGd1aFNWc0FFg9HTG2fLQmwIDAQABAoIBAAmhpcPbuA4Wgxbh
+Sy+KMQODxY4hLeKw6jkWSMQHJdWD4QajZA3AdT0aRFtjCYcwDzHTrU22XxgGFBXK
+V7U1t4XooRRalQ70S6+xxrqEE89mYaNLBvYy7Brs/cR4OmcrlXsiXt9Mqj9KSUjZ
+79H8IVDkrCdjVtYJjgpOKpgyYjEiInJrzxSePZwpCVx9VyzkXLkuBQeS0ixZOg6L
+32dFPpx79F4ikcmZKaKYrCCuvGuA8pQhZ6WPNNQqGGvyhuuddytDDIROWwzwWc1X
+eIhya7vNPhGksL0xAFIU0IMw8d2vv1bxY46vnotWr3ZRbNTvvxSn+fkVcwrjBl4v
+5hwmBakCgYEA9h5N7rxUxm4UcYZX2w20Jya05BECDQBki6fEgicLbWxqKlDkPyRK
+lNDSZi2LOgUMcUPeLRbnMFORFPxiMBpmejepKoBcG2Y0hV8/dT1kApjhydfvt7jK
+vq2mS/WiHU3Qof22YpRVNy/pqqdNPejyykUNIUz5pBc5l+c9b43nbg0CgYEA4Hbo
+f7ySactusSXunucGWL1/qXZhEpJflQfknh+iNARwdBkOp8p+w9K3VWN3Kt9r1uwM
+fOxF+NUa/zwThCtIZG4Alg3PLxSOT5x8yAgbwFjo/v46K0dlZwIkXHIkF3gQBFa3
+cFWFJNDlliiwaqYxCxIpLQwtLitNaeW4fx14t0cCgYBxdV7v45ohL7X0772omhSm
+x800JjMP01KGnvyUE3PNKeF3SHswMIbBO9MCj5RTVuh5fpP5rUk+mgeT6RVKn6EG
+ToqJsUrExsUHhvU2Eur714afChDUXTf51wuGkOH/KFQ5mUBvCXqPSmMp7J5LIAxs
++pAm/dlHr/047b0ApCZAMQKBgGyogyIaudGm3d25XArmEQdyLFNvb8xauRRersfw
+zkdaAsngu1x0ROssnP0j2jMR1pVCzUTH55NuLdRyU4w+m5uqOHRrGOlUjRNy0GDQ
+tAZnw9p0XNpIhIjZ25o40sndn/tJsyEY9Qv+Z7VJ2yS1cLZIQ1CAPXrFEYN65dX7
+AU3PAoGAQtm9jFz7biGbCKzL54CfujUdpNlwhrDKwricbLxaIillYnM6aVN424Vh
+Q4eBdXlX8w09clDXuiPCpcQ2WgVKav52jOABLJYtsB49UEU97DSQZBlIflJBXWoI
+cb9G7y4kg8B3BqBV364OcHUxedhLpi7K+ooKCNUmX0BciK/z/dg=
+-----END RSA PRIVATE KEY-----
+";
+
+/// `openssl pkey -pubout` of [`RSA_PKCS1`] (SPKI)
+pub const RSA_PKCS1_PUBLIC_SPKI: &str = "\
+-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA18zVrxXJBQnRYquMMdUp
+uNOLloN1WtRoJo3FkCPfJmWSd/DU87RLDgw0qFaNGqhssQtjoiYOCbreHiUQrWrA
+sHTXCdw9ZkGFpO5FKt5VMzd96i2IjZlzmjiZdx2/AalpLQ996hRD6aQnIlPnfLau
+9Q8Oy+FjG22rys4ao2aFg+4yWph/1sEMjRBwyb5wWVZt0mp7/S2JwGZXGsfXeIjc
+fngk8SnyPNnogLs+4SrAHFc0w6a6YDLiNiTSfuj1UCHEMRqMP6a6Lr14ckNcgmjv
+KYqIUsXiHXwpG3Rp6mVpmoVHmsW9NvmJgrYd+rEAuY0JGd1aFNWc0FFg9HTG2fLQ
+mwIDAQAB
+-----END PUBLIC KEY-----
+";
+
+/// `openssl rsa -RSAPublicKey_out` of [`RSA_PKCS1`] (PKCS#1)
+pub const RSA_PKCS1_PUBLIC_PKCS1: &str = "\
+-----BEGIN RSA PUBLIC KEY-----
+MIIBCgKCAQEA18zVrxXJBQnRYquMMdUpuNOLloN1WtRoJo3FkCPfJmWSd/DU87RL
+Dgw0qFaNGqhssQtjoiYOCbreHiUQrWrAsHTXCdw9ZkGFpO5FKt5VMzd96i2IjZlz
+mjiZdx2/AalpLQ996hRD6aQnIlPnfLau9Q8Oy+FjG22rys4ao2aFg+4yWph/1sEM
+jRBwyb5wWVZt0mp7/S2JwGZXGsfXeIjcfngk8SnyPNnogLs+4SrAHFc0w6a6YDLi
+NiTSfuj1UCHEMRqMP6a6Lr14ckNcgmjvKYqIUsXiHXwpG3Rp6mVpmoVHmsW9NvmJ
+grYd+rEAuY0JGd1aFNWc0FFg9HTG2fLQmwIDAQAB
+-----END RSA PUBLIC KEY-----
+";
+
+/// `openssl genrsa 1024`: too small, must be refused
+pub const RSA_1024: &str = "\
+-----BEGIN PRIVATE KEY-----
+MIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBAKWfcpanEJgRZxdN
+z/wpbN9o5IqCnJQJYnjG7khBNh0XB0dsBp9MnzYuQYbZKVarTJpsoFRPmKUg7GHW
+5dbDmVS5h377g0JAHYp+Diqex84tOadGOoIU4iWLdHrIUunqTQMd3ze/XVED/109
+S2gcOySH3L9fOuzbDM0M9y/BL4NrAgMBAAECgYBSvpRbG+A4eQlOJTvxuSiBfUAg
+yxw7AW1G9ev6AUptwiGK1zd/wqIQSY/HNRtoB3Df/cEkHhge95HhV6HAaDxjwAOw
+/gQVNwmTBII4DoWcdpqKTYPV/HDLeuRu5VKsL9IZs0lpDbHtfeJ3/7WfwykMeUBU
+kApUqtjzwPVUO3ebUQJBAM+3aorqjJwTnklFE6oQw/XM7cmWGylyBgOenpXC+H+D
+X31o5BRO//9TjTNfguMibTn+vjr+Hrr0klC1h0LojYUCQQDMHyp9qTaH+qT+J4UB
+llGZfqNQBw/1OIxmk0cYw5DiMVGlCQjJopDB/lkJZIrJKFs2j6mZtuGBrM+2sl0B
+WegvAkEAokd4rHkcS1+kXTfjag1ZG3L0H3bvV4zml/NXkEdXnz+C3daRwjAKHm8n
+NIidGFiwHwwfkLUySvuCSB3aQ/KthQJAOrKjp2snkUbUd3mp1+EAKiGumO7O+fd+
++GhVw5tJaKJCFjFY45LqCb84n2jYOCxwvmnlnZxnkMC/Iox8Dk1qZQJBALR5cBu0
+P6i9qqxsLIAe1ewUtZ8Mu0Ta/ISPInsyc//edRkkQtA5BxeBN/92SC0RWeSka0Nl
+L7AWKkhKtqia0O4=
+-----END PRIVATE KEY-----
+";
+
+/// `openssl ecparam -name prime256v1 -genkey -noout` (SEC1)
+pub const EC_SEC1: &str = "\
+-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIJGRZXUB1sBhi6XHt1401r6rPWbpYZ/o2v0k+6WvVG8CoAoGCCqGSM49
+AwEHoUQDQgAE29igOvt3eCe/RTAdY+w5Ie5+aE5tfrVtDb/Bx5ODeX3SnHsWd3tt
+3pPKQ0gKEvg+AUM+NXcNJq7wQFOra48PUA==
+-----END EC PRIVATE KEY-----
+";
+
+/// `openssl pkcs8 -topk8 -nocrypt` of [`EC_SEC1`]
+pub const EC_PKCS8: &str = "\
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgkZFldQHWwGGLpce3
+XjTWvqs9Zulhn+ja/ST7pa9UbwKhRANCAATb2KA6+3d4J79FMB1j7Dkh7n5oTm1+
+tW0Nv8HHk4N5fdKcexZ3e23ek8pDSAoS+D4BQz41dw0mrvBAU6trjw9Q
+-----END PRIVATE KEY-----
+";
+
+/// `openssl pkey -pubout` of [`EC_SEC1`]
+pub const EC_PUBLIC: &str = "\
+-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE29igOvt3eCe/RTAdY+w5Ie5+aE5t
+frVtDb/Bx5ODeX3SnHsWd3tt3pPKQ0gKEvg+AUM+NXcNJq7wQFOra48PUA==
+-----END PUBLIC KEY-----
+";
+
+/// `openssl ecparam -name secp384r1 -genkey -noout`: unsupported curve
+pub const EC_P384_SEC1: &str = "\
+-----BEGIN EC PRIVATE KEY-----
+MIGkAgEBBDBhWSoz7mpiKSAkAkGnQjJEJcAjUdC8L78zonUFOqmLizSfeTrb2mk/
+McaF4b9joeigBwYFK4EEACKhZANiAASwpEmJczsMBC1B5uTnKGkDcC46+CWZ92YG
+m0B9DWtV2WbIl61NCgt55mXQVmo4ynrJS6SLkT/x1h02Tamt5kPyK6gzaSanzkth
+2F6s0gk3OKEjJLF1iLjneDp+X0/PtV4=
+-----END EC PRIVATE KEY-----
+";
+
+/// `openssl genpkey -algorithm ed25519` (PKCS#8)
+pub const ED25519: &str = "\
+-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEINsZrTVqRFIOxr/+FG+0vVgNkLJqcO/6t+Z/MN0fep/Y
+-----END PRIVATE KEY-----
+";
+
+/// `openssl pkey -pubout` of [`ED25519`]
+pub const ED25519_PUBLIC: &str = "\
+-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAy0vcsKW2Zfay07pioCciEeoGa2qVZvQ0EJ43/oP9TIQ=
+-----END PUBLIC KEY-----
+";

@@ -1,0 +1,105 @@
+//! `/auth/register`
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use idp_core::SecretString;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, FieldError};
+use super::extract::{Json, Origin};
+use crate::service::registration::{self, Registration, RegistrationError};
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// 3–64 of `A-Za-z0-9._-`; unique, case-insensitively.
+    pub username: String,
+    /// Unique, case-insensitively.
+    pub email: String,
+    /// 8–128 characters, not equal to the username or email.
+    #[schema(format = Password)]
+    pub password: String,
+    pub name: Option<String>,
+}
+
+impl std::fmt::Debug for RegisterRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterRequest").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub disabled: bool,
+    pub roles: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl UserOut {
+    pub fn of(user: &idp_core::user::User, roles: Vec<String>) -> Self {
+        Self {
+            id: user.id.to_string(),
+            username: user.username.clone(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            email_verified: user.email_verified(),
+            disabled: user.is_disabled(),
+            roles,
+            created_at: user.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// Creates a user with the `User` role.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, body = UserOut),
+        (status = 409, body = super::error::Problem, description = "Username or email taken"),
+        (status = 422, body = super::error::Problem, description = "Invalid fields, each listed in `errors`")
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    Json(body): Json<RegisterRequest>,
+) -> Result<(StatusCode, Json<UserOut>), ApiError> {
+    let input = Registration {
+        username: body.username,
+        email: body.email,
+        password: SecretString::from(body.password),
+        name: body.name,
+    };
+    let (user, roles) =
+        registration::register(&state, input, &origin).await.map_err(registration_error)?;
+    Ok((StatusCode::CREATED, Json(UserOut::of(&user, roles))))
+}
+
+pub fn registration_error(err: RegistrationError) -> ApiError {
+    match err {
+        RegistrationError::Invalid(violations) => ApiError::Validation(
+            violations.into_iter().map(|v| FieldError::new(v.field, v.message)).collect(),
+        ),
+        RegistrationError::UsernameTaken | RegistrationError::EmailTaken => {
+            ApiError::conflict(err.to_string())
+        }
+        RegistrationError::Busy => ApiError::Unavailable {
+            retry_after_secs: crate::service::hashing::RETRY_AFTER_SECS,
+            detail: "The server is busy; try again shortly.".into(),
+        },
+        RegistrationError::Store(e) => e.into(),
+        RegistrationError::Internal(reason) => ApiError::internal(anyhow::anyhow!(reason)),
+    }
+}

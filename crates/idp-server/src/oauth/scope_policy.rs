@@ -1,0 +1,38 @@
+//! Which scopes a token request gets.
+
+use idp_core::client::Client;
+use idp_core::scope::Scope;
+
+use crate::http::oauth_error::OAuthError;
+
+/// Parses the requested `scope` and checks it against what the client may
+/// ask for. With no `scope`, the client gets `default` ∩ its allowed scopes
+/// (RFC 6749 §3.3 lets the server pick a default).
+pub fn requested(
+    raw: Option<&str>,
+    client: &Client,
+    default: &[&str],
+) -> Result<Scope, OAuthError> {
+    match raw {
+        None => Ok(Scope::from_tokens(
+            default.iter().filter(|s| client.scopes.iter().any(|a| a == *s)).copied(),
+        )),
+        Some(raw) => {
+            let scope = Scope::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+            let refused: Vec<&str> = scope.not_in(&client.scopes).collect();
+            if !refused.is_empty() {
+                return Err(OAuthError::invalid_scope(format!(
+                    "Scope not allowed for this client: {}",
+                    refused.join(" ")
+                )));
+            }
+            Ok(scope)
+        }
+    }
+}
+
+/// Parses an optional `scope` parameter.
+pub fn parse(raw: Option<&str>) -> Result<Option<Scope>, OAuthError> {
+    raw.map(|raw| Scope::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string())))
+        .transpose()
+}

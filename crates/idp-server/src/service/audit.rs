@@ -1,0 +1,41 @@
+//! Writing audit events: a row in the same transaction as the change, and a
+//! structured log line (target `audit`) once that transaction committed.
+
+use idp_core::audit::AuditEvent;
+use idp_store::repo::audit_events;
+use idp_store::{StoreError, Transaction};
+
+/// Inserts the events inside the caller's transaction.
+pub async fn write(tx: &mut Transaction, events: &[AuditEvent]) -> Result<(), StoreError> {
+    for event in events {
+        audit_events::insert(&mut **tx, event).await?;
+    }
+    Ok(())
+}
+
+/// Logs the events; call after the transaction committed.
+pub fn emit(events: &[AuditEvent]) {
+    for e in events {
+        tracing::info!(
+            target: "audit",
+            event = %e.kind,
+            outcome = e.outcome.as_str(),
+            actor = e.actor_id.as_deref(),
+            subject = e.subject_id.as_deref(),
+            client = e.client_id.as_deref(),
+            ip = e.ip.as_deref(),
+            details = %e.details,
+            "audit"
+        );
+    }
+}
+
+/// Writes events that are not part of a larger change, in their own
+/// transaction (failed logins, for instance).
+pub async fn record(db: &idp_store::Db, events: &[AuditEvent]) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    write(&mut tx, events).await?;
+    tx.commit().await?;
+    emit(events);
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Checking the access tokens presented to this server's own endpoints
+//! (`/auth/me`, `/auth/userinfo`, `/admin/*`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use idp_core::clock::UnixTime;
+use idp_core::ids::{SessionId, UserId};
+use idp_core::jose::{self, Expectations, VerifyError};
+use idp_core::token::{ACCESS_TOKEN_TYP, AccessClaims};
+use idp_store::repo::sessions;
+use idp_store::{Db, StoreError};
+
+use super::keys::KeyRing;
+
+/// Why a bearer token was refused. Clients only ever see `invalid_token`;
+/// the reason goes to the debug log.
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    #[error("token rejected: {0}")]
+    Invalid(#[from] VerifyError),
+    #[error("the token's session has ended")]
+    SessionEnded,
+    #[error("the token was revoked")]
+    Revoked,
+    #[error("the token's subject is not a user")]
+    NotAUser,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A verified access token.
+#[derive(Debug, Clone)]
+pub struct VerifiedAccess {
+    pub claims: AccessClaims,
+    pub user_id: Option<UserId>,
+    pub session_id: Option<SessionId>,
+}
+
+impl VerifiedAccess {
+    pub fn user_id(&self) -> Result<UserId, BearerError> {
+        self.user_id.ok_or(BearerError::NotAUser)
+    }
+}
+
+#[derive(Debug)]
+pub struct BearerVerifier {
+    keys: Arc<KeyRing>,
+    db: Db,
+    issuer: String,
+    audiences: Vec<String>,
+    leeway: Duration,
+}
+
+impl BearerVerifier {
+    pub fn new(
+        keys: Arc<KeyRing>,
+        db: Db,
+        issuer: String,
+        default_audience: String,
+        leeway: Duration,
+    ) -> Self {
+        let mut audiences = vec![default_audience];
+        if !audiences.contains(&issuer) {
+            audiences.push(issuer.clone());
+        }
+        Self { keys, db, issuer, audiences, leeway }
+    }
+
+    /// Signature, `kid`/`alg`, `typ`, `iss`, `aud`, times, then — in one
+    /// query — that the session is live and the `jti` not revoked.
+    pub async fn verify(&self, token: &str, now: UnixTime) -> Result<VerifiedAccess, BearerError> {
+        let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
+        let expect = Expectations {
+            issuer: &self.issuer,
+            audiences: &audiences,
+            typ: ACCESS_TOKEN_TYP,
+            now,
+            leeway: self.leeway,
+        };
+        let keys = self.keys.current();
+        let claims: AccessClaims = jose::verify(token, |kid| keys.verifier(kid), &expect)?;
+        drop(keys);
+        let session_id = match &claims.sid {
+            Some(sid) => Some(sid.parse::<SessionId>().map_err(|_| VerifyError::Malformed)?),
+            None => None,
+        };
+        // A token with a session is a user's; one without is a client's.
+        let user_id = match session_id {
+            Some(_) => Some(claims.sub.parse::<UserId>().map_err(|_| VerifyError::Malformed)?),
+            None => None,
+        };
+        let status = sessions::access_status(self.db.pool(), session_id, &claims.jti, now).await?;
+        if status.jti_revoked {
+            return Err(BearerError::Revoked);
+        }
+        if !status.session_active {
+            return Err(BearerError::SessionEnded);
+        }
+        Ok(VerifiedAccess { claims, user_id, session_id })
+    }
+}

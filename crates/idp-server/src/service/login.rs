@@ -1,0 +1,89 @@
+//! Checking a username and password: the password grant and the login page
+//! both come through here.
+
+use idp_core::SecretString;
+use idp_core::audit::{AuditEvent, EventKind, Outcome};
+use idp_core::session::RequestOrigin;
+use idp_core::user::User;
+use idp_store::StoreError;
+use idp_store::repo::users;
+
+use super::audit;
+use super::hashing::HashingError;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user or wrong password: the same answer, after the same work.
+    #[error("Incorrect username or password")]
+    InvalidCredentials,
+    /// Only said after the right password was given.
+    #[error("This account is disabled")]
+    Disabled,
+    #[error("password hashing is at capacity")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<HashingError> for LoginError {
+    fn from(err: HashingError) -> Self {
+        match err {
+            HashingError::Busy => Self::Busy,
+            HashingError::Failed(reason) => Self::Internal(reason),
+        }
+    }
+}
+
+/// Longest login name worth looking up (an email address is at most 254).
+const MAX_LOGIN_LEN: usize = 254;
+
+/// Verifies the credentials and returns the user. Failed attempts are
+/// audited here; the caller audits the success together with the session it
+/// starts.
+pub async fn authenticate(
+    state: &AppState,
+    login: &str,
+    password: SecretString,
+    client_id: &str,
+    origin: &RequestOrigin,
+) -> Result<User, LoginError> {
+    let login = login.trim();
+    let user = if login.is_empty() || login.len() > MAX_LOGIN_LEN || login.contains('\0') {
+        None
+    } else {
+        users::find_by_login(state.db.pool(), login).await?
+    };
+    // Unknown users are checked against a dummy hash: same time, same answer.
+    let checked =
+        state.hashing.check(user.as_ref().map(|u| u.password_hash.clone()), password).await?;
+    let now = state.now();
+    let user_id = user.as_ref().map(|u| u.id);
+    let failure = |reason: &'static str| {
+        let mut event = AuditEvent::new(EventKind::LoginFailed, Outcome::Failure, now)
+            .client(client_id)
+            .origin(origin)
+            .detail("reason", reason)
+            .detail("login", login.chars().take(64).collect::<String>());
+        if let Some(id) = user_id {
+            event = event.subject(id);
+        }
+        event
+    };
+    let Some(user) = user.filter(|_| checked.valid) else {
+        audit::record(&state.db, &[failure("invalid_credentials")]).await?;
+        return Err(LoginError::InvalidCredentials);
+    };
+    if user.is_disabled() {
+        audit::record(&state.db, &[failure("disabled")]).await?;
+        return Err(LoginError::Disabled);
+    }
+    if let Some(rehashed) = checked.rehashed {
+        // bcrypt from the original service, or older Argon2 parameters.
+        users::update_password_hash(state.db.pool(), user.id, &rehashed, now).await?;
+        tracing::info!(user = %user.id, "password hash upgraded");
+    }
+    Ok(user)
+}

@@ -1,0 +1,13 @@
+//! Use cases: each function owns its transaction, calls the repositories and
+//! the domain, and returns a typed error that the HTTP layer maps.
+
+pub mod audit;
+pub mod bearer;
+pub mod hashing;
+pub mod keys;
+pub mod login;
+pub mod refresh;
+pub mod registration;
+pub mod revocation;
+pub mod sessions;
+pub mod tokens;

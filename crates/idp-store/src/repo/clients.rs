@@ -1,0 +1,106 @@
+//! `oauth_clients`
+
+use std::time::Duration;
+
+use idp_core::client::{Client, ClientType, GrantType};
+use idp_core::ids::ClientId;
+use idp_core::secret_hash::SecretHash;
+use sqlx::any::AnyExecutor;
+
+use super::{json_list, time, to_json_list};
+use crate::StoreError;
+
+macro_rules! columns {
+    () => {
+        "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, \
+         scopes, first_party, access_token_ttl_secs, refresh_token_ttl_secs, created_at, updated_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    name: String,
+    client_type: String,
+    secret_hash: Option<String>,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    first_party: i64,
+    access_token_ttl_secs: Option<i64>,
+    refresh_token_ttl_secs: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn ttl(secs: Option<i64>) -> Option<Duration> {
+    secs.and_then(|s| u64::try_from(s).ok()).map(Duration::from_secs)
+}
+
+impl TryFrom<Row> for Client {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        let client_type: ClientType = r
+            .client_type
+            .parse()
+            .map_err(|_| StoreError::Corrupt("oauth_clients.client_type".into()))?;
+        let grant_types = json_list("oauth_clients.grant_types", &r.grant_types)?
+            .iter()
+            .map(|g| g.parse::<GrantType>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| StoreError::Corrupt("oauth_clients.grant_types".into()))?;
+        Ok(Client {
+            id: ClientId::new(r.id),
+            name: r.name,
+            client_type,
+            secret_hash: r.secret_hash.map(SecretHash::from_stored),
+            redirect_uris: json_list("oauth_clients.redirect_uris", &r.redirect_uris)?,
+            post_logout_redirect_uris: json_list(
+                "oauth_clients.post_logout_redirect_uris",
+                &r.post_logout_redirect_uris,
+            )?,
+            grant_types,
+            scopes: json_list("oauth_clients.scopes", &r.scopes)?,
+            first_party: r.first_party != 0,
+            access_token_ttl: ttl(r.access_token_ttl_secs),
+            refresh_token_ttl: ttl(r.refresh_token_ttl_secs),
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
+        })
+    }
+}
+
+const FIND: &str = concat!("SELECT ", columns!(), " FROM oauth_clients WHERE id = $1");
+
+pub async fn find<'e>(db: impl AnyExecutor<'e>, id: &str) -> Result<Option<Client>, StoreError> {
+    let row: Option<Row> = sqlx::query_as(FIND).bind(id).fetch_optional(db).await?;
+    row.map(Client::try_from).transpose()
+}
+
+const INSERT: &str = concat!(
+    "INSERT INTO oauth_clients (",
+    columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+);
+
+pub async fn insert<'e>(db: impl AnyExecutor<'e>, client: &Client) -> Result<(), StoreError> {
+    let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+    sqlx::query(INSERT)
+        .bind(client.id.as_str())
+        .bind(&client.name)
+        .bind(client.client_type.as_str())
+        .bind(client.secret_hash.as_ref().map(|h| h.as_str().to_owned()))
+        .bind(to_json_list(&client.redirect_uris))
+        .bind(to_json_list(&client.post_logout_redirect_uris))
+        .bind(to_json_list(&grants))
+        .bind(to_json_list(&client.scopes))
+        .bind(i64::from(client.first_party))
+        .bind(client.access_token_ttl.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+        .bind(client.refresh_token_ttl.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+        .bind(client.created_at.as_secs())
+        .bind(client.updated_at.as_secs())
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! One module per table; each SQL statement sits beside the one function that
+//! runs it. Functions take any executor — the pool for a single statement,
+//! `&mut *tx` inside a use case's transaction.
+
+pub mod audit_events;
+pub mod clients;
+pub mod refresh_tokens;
+pub mod revoked_access_tokens;
+pub mod roles;
+pub mod sessions;
+pub mod signing_keys;
+pub mod users;
+
+use idp_core::clock::UnixTime;
+
+use crate::StoreError;
+
+pub(crate) fn time(secs: i64) -> UnixTime {
+    UnixTime::from_secs(secs)
+}
+
+pub(crate) fn opt_time(secs: Option<i64>) -> Option<UnixTime> {
+    secs.map(UnixTime::from_secs)
+}
+
+pub(crate) fn parse_id<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, StoreError> {
+    raw.parse().map_err(|_| StoreError::Corrupt(format!("{what} is not a valid id")))
+}
+
+pub(crate) fn json_list(what: &str, raw: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(raw)
+        .map_err(|_| StoreError::Corrupt(format!("{what} is not a JSON list of strings")))
+}
+
+pub(crate) fn to_json_list<S: AsRef<str>>(items: &[S]) -> String {
+    serde_json::to_string(&items.iter().map(AsRef::as_ref).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".to_owned())
+}

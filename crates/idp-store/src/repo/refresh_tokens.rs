@@ -1,0 +1,150 @@
+//! `refresh_tokens`: stored only as SHA-256 hashes; consumed exactly once.
+
+use idp_core::clock::UnixTime;
+use idp_core::ids::{ClientId, RefreshTokenId, SessionId};
+use idp_core::secret_hash::SecretHash;
+use sqlx::any::AnyExecutor;
+
+use super::{opt_time, parse_id, time};
+use crate::StoreError;
+
+/// A refresh token as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub id: RefreshTokenId,
+    pub session_id: SessionId,
+    pub parent_id: Option<RefreshTokenId>,
+    pub client_id: ClientId,
+    pub issued_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub consumed_at: Option<UnixTime>,
+    pub revoked_at: Option<UnixTime>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    session_id: String,
+    parent_id: Option<String>,
+    client_id: String,
+    issued_at: i64,
+    expires_at: i64,
+    consumed_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<Row> for RefreshToken {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(RefreshToken {
+            id: parse_id("refresh_tokens.id", &r.id)?,
+            session_id: parse_id("refresh_tokens.session_id", &r.session_id)?,
+            parent_id: r
+                .parent_id
+                .as_deref()
+                .map(|p| parse_id("refresh_tokens.parent_id", p))
+                .transpose()?,
+            client_id: ClientId::new(r.client_id),
+            issued_at: time(r.issued_at),
+            expires_at: time(r.expires_at),
+            consumed_at: opt_time(r.consumed_at),
+            revoked_at: opt_time(r.revoked_at),
+        })
+    }
+}
+
+macro_rules! columns {
+    () => {
+        "id, session_id, parent_id, client_id, issued_at, expires_at, consumed_at, revoked_at"
+    };
+}
+
+const INSERT: &str = "INSERT INTO refresh_tokens \
+    (id, token_hash, session_id, parent_id, client_id, issued_at, expires_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+pub async fn insert<'e>(
+    db: impl AnyExecutor<'e>,
+    token: &RefreshToken,
+    hash: &SecretHash,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT)
+        .bind(token.id.to_string())
+        .bind(hash.as_str())
+        .bind(token.session_id.to_string())
+        .bind(token.parent_id.map(|p| p.to_string()))
+        .bind(token.client_id.as_str())
+        .bind(token.issued_at.as_secs())
+        .bind(token.expires_at.as_secs())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+// Compare-and-set: of any number of concurrent presentations of one token,
+// exactly one sees a row. Run first in the transaction, so that SQLite holds
+// the write lock from the start and PostgreSQL's row lock serializes racers.
+const CONSUME: &str = concat!(
+    "UPDATE refresh_tokens SET consumed_at = $2 \
+     WHERE token_hash = $1 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+     RETURNING ",
+    columns!()
+);
+
+/// Consumes a live token. `None` means unknown, expired, revoked, or already
+/// consumed — [`find_by_hash`] tells which.
+pub async fn consume<'e>(
+    db: impl AnyExecutor<'e>,
+    hash: &SecretHash,
+    now: UnixTime,
+) -> Result<Option<RefreshToken>, StoreError> {
+    let row: Option<Row> =
+        sqlx::query_as(CONSUME).bind(hash.as_str()).bind(now.as_secs()).fetch_optional(db).await?;
+    row.map(RefreshToken::try_from).transpose()
+}
+
+const FIND_BY_HASH: &str =
+    concat!("SELECT ", columns!(), " FROM refresh_tokens WHERE token_hash = $1");
+
+pub async fn find_by_hash<'e>(
+    db: impl AnyExecutor<'e>,
+    hash: &SecretHash,
+) -> Result<Option<RefreshToken>, StoreError> {
+    let row: Option<Row> =
+        sqlx::query_as(FIND_BY_HASH).bind(hash.as_str()).fetch_optional(db).await?;
+    row.map(RefreshToken::try_from).transpose()
+}
+
+const REVOKE_LIVE_CHILDREN: &str = "UPDATE refresh_tokens SET revoked_at = $2 \
+    WHERE parent_id = $1 AND consumed_at IS NULL AND revoked_at IS NULL";
+
+/// Revokes the unused successor(s) of a token; returns how many there were.
+pub async fn revoke_live_children<'e>(
+    db: impl AnyExecutor<'e>,
+    parent: RefreshTokenId,
+    now: UnixTime,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(REVOKE_LIVE_CHILDREN)
+        .bind(parent.to_string())
+        .bind(now.as_secs())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+const REVOKE_FOR_SESSION: &str = "UPDATE refresh_tokens SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL AND consumed_at IS NULL";
+
+/// Marks the family's live tokens revoked (the session's own revocation
+/// already stops them; this keeps each token's state truthful).
+pub async fn revoke_for_session<'e>(
+    db: impl AnyExecutor<'e>,
+    session: SessionId,
+    now: UnixTime,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(REVOKE_FOR_SESSION)
+        .bind(session.to_string())
+        .bind(now.as_secs())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}

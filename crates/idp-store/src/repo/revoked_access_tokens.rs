@@ -1,0 +1,26 @@
+//! `revoked_access_tokens`: access tokens revoked before their expiry.
+
+use idp_core::clock::UnixTime;
+use sqlx::any::AnyExecutor;
+
+use crate::StoreError;
+
+const INSERT: &str = "INSERT INTO revoked_access_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) \
+                      ON CONFLICT (jti) DO NOTHING";
+
+/// Records a revoked `jti` until `expires_at`, after which the token is dead
+/// anyway and the row can be swept.
+pub async fn insert<'e>(
+    db: impl AnyExecutor<'e>,
+    jti: &str,
+    expires_at: UnixTime,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT)
+        .bind(jti)
+        .bind(expires_at.as_secs())
+        .bind(now.as_secs())
+        .execute(db)
+        .await?;
+    Ok(())
+}

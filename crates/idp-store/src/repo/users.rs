@@ -1,0 +1,149 @@
+//! `users`
+
+use idp_core::clock::UnixTime;
+use idp_core::ids::UserId;
+use idp_core::user::User;
+use sqlx::any::AnyExecutor;
+
+use super::{opt_time, parse_id, time};
+use crate::StoreError;
+
+macro_rules! columns {
+    () => {
+        "id, username, email, name, password_hash, email_verified_at, disabled_at, \
+         tokens_valid_after, created_at, updated_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    username: String,
+    email: String,
+    name: Option<String>,
+    password_hash: String,
+    email_verified_at: Option<i64>,
+    disabled_at: Option<i64>,
+    tokens_valid_after: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<Row> for User {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(User {
+            id: parse_id("users.id", &r.id)?,
+            username: r.username,
+            email: r.email,
+            name: r.name,
+            password_hash: r.password_hash,
+            email_verified_at: opt_time(r.email_verified_at),
+            disabled_at: opt_time(r.disabled_at),
+            tokens_valid_after: time(r.tokens_valid_after),
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
+        })
+    }
+}
+
+/// Unique index on `lower(username)`.
+pub const USERNAME_INDEX: &str = "users_username_key";
+/// Unique index on `lower(email)`.
+pub const EMAIL_INDEX: &str = "users_email_key";
+
+const INSERT: &str = concat!(
+    "INSERT INTO users (",
+    columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+
+/// Inserts a user; a taken username or email is a
+/// [`StoreError::UniqueViolation`] naming [`USERNAME_INDEX`] or [`EMAIL_INDEX`].
+pub async fn insert<'e>(db: impl AnyExecutor<'e>, user: &User) -> Result<(), StoreError> {
+    sqlx::query(INSERT)
+        .bind(user.id.to_string())
+        .bind(&user.username)
+        .bind(&user.email)
+        .bind(user.name.as_deref())
+        .bind(&user.password_hash)
+        .bind(user.email_verified_at.map(UnixTime::as_secs))
+        .bind(user.disabled_at.map(UnixTime::as_secs))
+        .bind(user.tokens_valid_after.as_secs())
+        .bind(user.created_at.as_secs())
+        .bind(user.updated_at.as_secs())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+const FIND_BY_ID: &str = concat!("SELECT ", columns!(), " FROM users WHERE id = $1");
+
+pub async fn find_by_id<'e>(
+    db: impl AnyExecutor<'e>,
+    id: UserId,
+) -> Result<Option<User>, StoreError> {
+    let row: Option<Row> =
+        sqlx::query_as(FIND_BY_ID).bind(id.to_string()).fetch_optional(db).await?;
+    row.map(User::try_from).transpose()
+}
+
+const FIND_BY_USERNAME: &str =
+    concat!("SELECT ", columns!(), " FROM users WHERE lower(username) = lower($1)");
+const FIND_BY_EMAIL: &str =
+    concat!("SELECT ", columns!(), " FROM users WHERE lower(email) = lower($1)");
+
+/// Finds the user a login name refers to: an email address when it contains
+/// `@` (usernames cannot), else a username. Case-insensitive, by index.
+pub async fn find_by_login<'e>(
+    db: impl AnyExecutor<'e>,
+    login: &str,
+) -> Result<Option<User>, StoreError> {
+    let sql = if login.contains('@') { FIND_BY_EMAIL } else { FIND_BY_USERNAME };
+    let row: Option<Row> = sqlx::query_as(sql).bind(login).fetch_optional(db).await?;
+    row.map(User::try_from).transpose()
+}
+
+const UPDATE_PASSWORD_HASH: &str =
+    "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
+
+/// Replaces the hash without ending sessions (re-hashing an outdated hash of
+/// the same password at login).
+pub async fn update_password_hash<'e>(
+    db: impl AnyExecutor<'e>,
+    id: UserId,
+    hash: &str,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    sqlx::query(UPDATE_PASSWORD_HASH)
+        .bind(id.to_string())
+        .bind(hash)
+        .bind(now.as_secs())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+const ROLES_OF: &str = "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                        WHERE ur.user_id = $1 ORDER BY r.name";
+
+/// The names of the user's roles, sorted.
+pub async fn roles_of<'e>(db: impl AnyExecutor<'e>, id: UserId) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as(ROLES_OF).bind(id.to_string()).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
+const ADD_ROLE_BY_NAME: &str = "INSERT INTO user_roles (user_id, role_id) \
+                                SELECT $1, id FROM roles WHERE lower(name) = lower($2) \
+                                ON CONFLICT DO NOTHING";
+
+/// Gives the user the named role; returns false when no such role exists
+/// or the user already had it.
+pub async fn add_role_by_name<'e>(
+    db: impl AnyExecutor<'e>,
+    id: UserId,
+    role: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(ADD_ROLE_BY_NAME).bind(id.to_string()).bind(role).execute(db).await?;
+    Ok(done.rows_affected() == 1)
+}
