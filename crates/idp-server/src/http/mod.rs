@@ -1,6 +1,8 @@
 //! The HTTP surface: routes, and the layers every request passes through.
 
+mod admin;
 mod auth;
+mod browser;
 pub mod error;
 pub mod extract;
 pub mod form;
@@ -37,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/userinfo", get(me::userinfo).post(me::userinfo))
         .route("/.well-known/openid-configuration", get(well_known::openid_configuration))
         .route("/.well-known/jwks.json", get(well_known::jwks))
+        .merge(admin::routes())
+        .merge(browser::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(layers::BODY_LIMIT_BYTES))
