@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Benchmarks idp with the team's load generator (../shared/tools/loadgen) on
+# SQLite and PostgreSQL, prints one table, and appends it with the commit and
+# the machine to BENCHMARKS.md.
+#
+#   scripts/bench.sh                      # every scenario, both engines, 20 s each
+#   DURATION=3 scripts/bench.sh --smoke   # a few seconds each; fails on any error (CI)
+#
+# Environment: DURATION (s, default 20), CONCURRENCY (default 32),
+# ENGINES ("sqlite postgres"), SCENARIOS (see below), ALGORITHM (RS256),
+# BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/test),
+# LOADGEN_DIR (default: ../shared/tools/loadgen next to this repository).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+smoke=false
+record=true
+for arg in "$@"; do
+    case "$arg" in
+        --smoke) smoke=true; record=false ;;
+        --no-record) record=false ;;
+        *) echo "unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+
+DURATION="${DURATION:-$($smoke && echo 3 || echo 20)}"
+CONCURRENCY="${CONCURRENCY:-32}"
+ENGINES="${ENGINES:-sqlite postgres}"
+SCENARIOS="${SCENARIOS:-jwks discovery userinfo refresh password}"
+ALGORITHM="${ALGORITHM:-RS256}"
+BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+PORT="${PORT:-18080}"
+base="http://127.0.0.1:$PORT"
+user="bench_user"
+password="Bench-pass-123!"
+
+find_loadgen() {
+    for dir in "${LOADGEN_DIR:-}" "$root/../shared/tools/loadgen" /work/shared/tools/loadgen; do
+        [ -n "$dir" ] && [ -f "$dir/Cargo.toml" ] && { echo "$dir"; return; }
+    done
+    echo "loadgen not found; set LOADGEN_DIR" >&2
+    exit 2
+}
+loadgen_dir="$(find_loadgen)"
+echo "building idp and loadgen (release)…" >&2
+cargo build --release --locked -p idp >&2
+(cd "$loadgen_dir" && cargo build --release --locked >&2)
+idp="$root/target/release/idp"
+loadgen="$loadgen_dir/target/release/loadgen"
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+
+start_server() { # engine
+    local engine="$1" url
+    case "$engine" in
+        sqlite) url="sqlite://$work/sqlite/idp.db" ;;
+        postgres)
+            local db="idp_bench"
+            psql "$BENCH_PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+            psql "$BENCH_PG_URL" -qc "CREATE DATABASE $db" >/dev/null
+            url="$(python3 -c "import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path='/$db').geturl())" "$BENCH_PG_URL")"
+            ;;
+    esac
+    mkdir -p "$work/sqlite"
+    DATABASE_URL="$url" SECRET_KEY="bench-secret-key-0123456789abcdef0123456789" \
+        ISSUER="$base" BIND="127.0.0.1:$PORT" ALGORITHM="$ALGORITHM" RUST_LOG=warn \
+        RATE_LIMIT_PER_MINUTE=0 \
+        "$idp" serve >"$work/server-$engine.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        curl -fs "$base/readyz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    curl -fs "$base/readyz" >/dev/null
+    curl -fs -H 'content-type: application/json' \
+        -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"$password\"}" \
+        "$base/auth/register" >/dev/null
+}
+
+stop_server() {
+    kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+
+rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$server_pid/status"; }
+
+run_scenario() { # scenario -> one loadgen JSON line
+    local scenario="$1" common=(-c "$CONCURRENCY" -d "$DURATION" --warmup 1 -t 1 --label "$scenario")
+    case "$scenario" in
+        jwks) "$loadgen" "${common[@]}" get "$base/.well-known/jwks.json" ;;
+        discovery) "$loadgen" "${common[@]}" get "$base/.well-known/openid-configuration" ;;
+        userinfo)
+            local token
+            token="$(curl -fs -d grant_type=password -d "username=$user" -d "password=$password" "$base/auth/token" | json_field "['access_token']")"
+            "$loadgen" "${common[@]}" get "$base/auth/userinfo" --bearer "$token" ;;
+        refresh)
+            "$loadgen" "${common[@]}" refresh-chain --token-url "$base/auth/token" --username "$user" --password "$password" ;;
+        password)
+            "$loadgen" "${common[@]}" password --token-url "$base/auth/token" --username "$user" --password "$password" ;;
+        *) echo "unknown scenario $scenario" >&2; return 2 ;;
+    esac
+}
+
+results="$work/results.tsv"
+failed=0
+for engine in $ENGINES; do
+    start_server "$engine"
+    idle_rss="$(rss_mb)"
+    for scenario in $SCENARIOS; do
+        line="$(run_scenario "$scenario")"
+        rss="$(rss_mb)"
+        echo "$line" >&2
+        python3 - "$engine" "$scenario" "$rss" "$idle_rss" "$line" >>"$results" <<'PY'
+import json, sys
+engine, scenario, rss, idle, line = sys.argv[1:6]
+r = json.loads(line)
+lat = r["latency_ms"]
+print("\t".join([engine, scenario, f'{r["rps"]:.0f}', f'{r["ok_rps"]:.0f}', str(r["errors"]),
+                 f'{lat["p50"]:.2f}', f'{lat["p99"]:.2f}', f'{r["client_cpu_pct"]:.0f}', rss, idle]))
+PY
+        errors="$(echo "$line" | json_field "['errors']")"
+        if [ "$errors" != "0" ]; then
+            echo "!! $engine/$scenario: $errors errors" >&2
+            failed=1
+        fi
+    done
+    stop_server
+done
+
+table="$(python3 - "$results" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+print("| engine | scenario | req/s | ok/s | errors | p50 ms | p99 ms | loadgen CPU % | RSS MB (idle) |")
+print("|---|---|---|---|---|---|---|---|---|")
+for e, s, rps, ok, err, p50, p99, cpu, rss, idle in rows:
+    print(f"| {e} | {s} | {rps} | {ok} | {err} | {p50} | {p99} | {cpu} | {rss} ({idle}) |")
+PY
+)"
+echo "$table"
+
+if $record; then
+    {
+        echo
+        echo "## $(date -u +%Y-%m-%dT%H:%MZ) — commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty)')"
+        echo
+        echo "Machine: $(nproc) cores, $(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). ALGORITHM=$ALGORITHM, c=$CONCURRENCY, ${DURATION}s per scenario, loadgen -t 1 on the same machine."
+        echo
+        echo "$table"
+    } >>BENCHMARKS.md
+    echo "appended to BENCHMARKS.md" >&2
+fi
+exit "$failed"
