@@ -104,7 +104,17 @@ impl Db {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url).ok_or(StoreError::UnsupportedUrl)?;
         let url = match dialect {
-            Dialect::Sqlite => sqlite_url_with_create(url),
+            Dialect::Sqlite => {
+                // SQLite creates the file but not its folder (`data/` on a
+                // fresh machine).
+                if let Some(dir) = sqlite_path(url).as_deref().and_then(std::path::Path::parent)
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::CreateDir(dir.display().to_string(), e))?;
+                }
+                sqlite_url_with_create(url)
+            }
             Dialect::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;

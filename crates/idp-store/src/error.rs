@@ -10,6 +10,8 @@ pub enum StoreError {
     UniqueViolation(String),
     #[error("unsupported database URL: expected sqlite: or postgres://")]
     UnsupportedUrl,
+    #[error("cannot create the database folder {0}: {1}")]
+    CreateDir(String, #[source] std::io::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]

@@ -80,6 +80,16 @@ pub struct Settings {
     pub allow_password_grant_without_client: bool,
     /// RFC 8707 resources access tokens may be issued for.
     pub allowed_resources: Vec<String>,
+    /// Failures for one login name before it is locked.
+    pub login_max_failures: u32,
+    /// The first lockout; each further one doubles, up to `lockout_max`.
+    pub lockout: Duration,
+    pub lockout_max: Duration,
+    /// Requests per minute per client IP on the token, register, login and
+    /// password endpoints; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    /// Peers whose `X-Forwarded-For` is believed (none by default).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -168,6 +178,17 @@ impl Settings {
             allow_password_grant_without_client: source
                 .flag("ALLOW_PASSWORD_GRANT_WITHOUT_CLIENT", true)?,
             allowed_resources: allowed_resources(source)?,
+            login_max_failures: u32::try_from(source.number("LOGIN_MAX_FAILURES", 5, 1..=1_000)?)
+                .unwrap_or(5),
+            lockout: secs(source.number("LOCKOUT_SECONDS", 60, 1..=86_400)?),
+            lockout_max: secs(source.number("LOCKOUT_MAX_SECONDS", 3_600, 1..=604_800)?),
+            rate_limit_per_minute: u32::try_from(source.number(
+                "RATE_LIMIT_PER_MINUTE",
+                60,
+                0..=1_000_000,
+            )?)
+            .unwrap_or(60),
+            trusted_proxies: trusted_proxies(source)?,
         })
     }
 
@@ -227,6 +248,21 @@ fn allowed_resources(source: &Source) -> Result<Vec<String>, ConfigError> {
                 "ALLOWED_RESOURCES",
                 format!("not an absolute URI without fragment: {r:?}"),
             )),
+        })
+        .collect()
+}
+
+fn trusted_proxies(source: &Source) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let Some(raw) = source.string("TRUSTED_PROXIES") else { return Ok(Vec::new()) };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new("TRUSTED_PROXIES", format!("not an IP address or CIDR: {p:?}"))
+                })
         })
         .collect()
 }

@@ -41,6 +41,11 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "HASH_QUEUE_MAX",
     "ALLOW_PASSWORD_GRANT_WITHOUT_CLIENT",
     "ALLOWED_RESOURCES",
+    "LOGIN_MAX_FAILURES",
+    "LOCKOUT_SECONDS",
+    "LOCKOUT_MAX_SECONDS",
+    "RATE_LIMIT_PER_MINUTE",
+    "TRUSTED_PROXIES",
 ];
 
 /// Raw setting values by upper-case name, already merged by precedence.

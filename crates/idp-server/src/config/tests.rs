@@ -76,3 +76,12 @@ fn a_public_key_without_a_private_key_is_refused() {
     let err = parse(&[("PUBLIC_KEY_PATH", "/keys/public.pem")]).unwrap_err();
     assert_eq!(err.setting, "PUBLIC_KEY_PATH");
 }
+
+#[test]
+fn trusted_proxies_take_addresses_and_networks() {
+    let s = parse(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7 ,::1")]).unwrap();
+    assert_eq!(s.trusted_proxies.len(), 3);
+    assert!(s.trusted_proxies[1].contains(&"192.168.1.7".parse::<std::net::IpAddr>().unwrap()));
+    assert_eq!(parse(&[("TRUSTED_PROXIES", "everyone")]).unwrap_err().setting, "TRUSTED_PROXIES");
+    assert!(parse(&[]).unwrap().trusted_proxies.is_empty(), "no proxy is trusted by default");
+}

@@ -1,16 +1,16 @@
 //! Extractors that own their rejections, so malformed input is answered in
 //! our error format, never with axum's plain text.
 
-use std::net::SocketAddr;
-
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use idp_core::session::RequestOrigin;
 use serde::de::DeserializeOwned;
 
+use super::client_ip::client_ip;
 use super::error::{ApiError, FieldError};
+use crate::state::AppState;
 
 /// `axum::Json`, but a bad body is a problem document: 415 without a JSON
 /// content type, 400 for malformed JSON, 422 naming the field for a body of
@@ -68,14 +68,14 @@ const MAX_USER_AGENT: usize = 256;
 #[derive(Debug, Clone)]
 pub struct Origin(pub RequestOrigin);
 
-impl<S: Send + Sync> FromRequestParts<S> for Origin {
+impl FromRequestParts<AppState> for Origin {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = client_ip(parts, &state.settings.trusted_proxies).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

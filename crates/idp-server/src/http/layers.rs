@@ -10,6 +10,9 @@ use axum::response::Response;
 use tracing::Instrument as _;
 
 use super::error::problem_response;
+use super::oauth_error::{OAuthError, OAuthErrorCode};
+use crate::service::rate_limit::{self, Bucket};
+use crate::state::AppState;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -103,4 +106,40 @@ pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         }
     }
     replaced
+}
+
+/// Charges the request to its client IP's bucket; past the limit, answers
+/// 429 with `Retry-After` in the endpoint's own error format.
+pub async fn rate_limit(state: AppState, bucket: Bucket, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let ip = super::client_ip::client_ip(&parts, &state.settings.trusted_proxies);
+    let request = Request::from_parts(parts, body);
+    let Some(ip) = ip else { return next.run(request).await };
+    match rate_limit::charge(&state, bucket, ip).await {
+        Ok(Ok(())) => next.run(request).await,
+        Ok(Err(limited)) => {
+            let detail =
+                format!("Too many requests; try again in {} seconds.", limited.retry_after_secs);
+            if bucket == Bucket::Token {
+                use axum::response::IntoResponse as _;
+                OAuthError::new(OAuthErrorCode::TemporarilyUnavailable, detail)
+                    .too_many_requests(limited.retry_after_secs)
+                    .into_response()
+            } else {
+                let mut response =
+                    problem_response(StatusCode::TOO_MANY_REQUESTS, detail.into(), Vec::new());
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after_secs));
+                response
+            }
+        }
+        // Limiting must not turn a database blip into an outage of its own:
+        // the request proceeds and meets the same database, which answers
+        // for itself.
+        Err(err) => {
+            tracing::warn!(error = %err, "rate limit not checked");
+            next.run(request).await
+        }
+    }
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod browser;
+mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod form;
@@ -16,24 +17,41 @@ mod token;
 pub mod well_known;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
-use axum::middleware;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 
+use tower_http::set_header::SetResponseHeaderLayer as Set;
+
+use crate::service::rate_limit::Bucket;
 use crate::state::AppState;
 use error::problem_response;
 
 /// Every route of the server, with its layers.
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
+    let hsts = state.settings.issuer.starts_with("https://").then(|| {
+        Set::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
+    let limited = |bucket: Bucket| {
+        middleware::from_fn_with_state(
+            state.clone(),
+            move |State(s): State<AppState>, req: Request, next: Next| {
+                layers::rate_limit(s, bucket, req, next)
+            },
+        )
+    };
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/auth/register", post(register::register))
-        .route("/auth/token", post(token::token))
-        .route("/auth/token/refresh", post(token::refresh))
+        .route("/auth/register", post(register::register).route_layer(limited(Bucket::Register)))
+        .route("/auth/token", post(token::token).route_layer(limited(Bucket::Token)))
+        .route("/auth/token/refresh", post(token::refresh).route_layer(limited(Bucket::Token)))
         .route("/auth/revoke", post(revoke::revoke))
         .route("/auth/me", get(me::me).post(me::me))
         .route("/auth/userinfo", get(me::userinfo).post(me::userinfo))
@@ -46,6 +64,19 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(layers::BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(move |req, next| layers::timeout(timeout, req, next)))
         .layer(middleware::from_fn(layers::problem_for_bare_errors))
+        // Headers every response carries. Pages that need another CSP (the
+        // HTML pages, Swagger UI) set their own; this is the default.
+        .layer(Set::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(Set::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(Set::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(Set::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(tower::util::option_layer(hsts))
         .layer(middleware::from_fn(layers::request_span))
         .with_state(state)
 }

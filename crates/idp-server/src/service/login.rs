@@ -10,6 +10,7 @@ use idp_store::repo::users;
 
 use super::audit;
 use super::hashing::HashingError;
+use super::lockout;
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,9 @@ pub enum LoginError {
     /// Only said after the right password was given.
     #[error("This account is disabled")]
     Disabled,
+    /// Too many failures for this login name; no password is checked.
+    #[error("Too many failed login attempts; try again in {retry_after_secs} seconds")]
+    Locked { retry_after_secs: u64 },
     #[error("password hashing is at capacity")]
     Busy,
     #[error(transparent)]
@@ -51,6 +55,16 @@ pub async fn authenticate(
     origin: &RequestOrigin,
 ) -> Result<User, LoginError> {
     let login = login.trim();
+    let key = lockout::key(login);
+    let now = state.now();
+    if let Some(locked) = lockout::locked(state, &key).await? {
+        let event = AuditEvent::new(EventKind::LoginLocked, Outcome::Failure, now)
+            .client(client_id)
+            .origin(origin)
+            .detail("login", key.chars().take(64).collect::<String>());
+        audit::record(&state.db, &[event]).await?;
+        return Err(LoginError::Locked { retry_after_secs: locked.retry_after_secs });
+    }
     let user = if login.is_empty() || login.len() > MAX_LOGIN_LEN || login.contains('\0') {
         None
     } else {
@@ -73,9 +87,21 @@ pub async fn authenticate(
         event
     };
     let Some(user) = user.filter(|_| checked.valid) else {
-        audit::record(&state.db, &[failure("invalid_credentials")]).await?;
+        let started = lockout::record_failure(state, &key).await?;
+        let mut events = vec![failure("invalid_credentials")];
+        if let Some(locked) = started {
+            events.push(
+                AuditEvent::new(EventKind::LoginLocked, Outcome::Failure, now)
+                    .client(client_id)
+                    .origin(origin)
+                    .detail("login", key.chars().take(64).collect::<String>())
+                    .detail("lockout_secs", locked.retry_after_secs),
+            );
+        }
+        audit::record(&state.db, &events).await?;
         return Err(LoginError::InvalidCredentials);
     };
+    lockout::clear(state, &key).await?;
     if user.is_disabled() {
         audit::record(&state.db, &[failure("disabled")]).await?;
         return Err(LoginError::Disabled);

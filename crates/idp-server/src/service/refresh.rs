@@ -166,7 +166,9 @@ async fn unusable(
         grace_retry(state, &mut tx, &token, consumed_at, requester, now).await?
     {
         return match scope_for(&session, narrow_to) {
-            Ok(scope) => successor(state, tx, session, client, scope, &token, origin, now, true).await,
+            Ok(scope) => {
+                successor(state, tx, session, client, scope, &token, origin, now, true).await
+            }
             Err(err) => {
                 // A genuine retry that asked for too much: refuse it, and
                 // leave the family (and the lost successor) as they were.

@@ -7,13 +7,16 @@
 #[allow(dead_code)] // each module uses a different part of the harness
 mod helpers;
 
+mod abuse;
 mod cli;
 mod health;
+mod hostile_input;
 mod jwt_attacks;
 mod keys;
 mod migrations;
 mod original_flow;
 mod refresh;
 mod register;
+mod secrets_hygiene;
 mod userinfo;
 mod well_known;

@@ -109,6 +109,9 @@ pub fn login_error(err: LoginError) -> OAuthError {
         LoginError::InvalidCredentials | LoginError::Disabled => {
             OAuthError::invalid_grant(err.to_string())
         }
+        LoginError::Locked { retry_after_secs } => {
+            OAuthError::invalid_grant(err.to_string()).too_many_requests(retry_after_secs)
+        }
         LoginError::Busy => OAuthError::unavailable(
             crate::service::hashing::RETRY_AFTER_SECS,
             "The server is busy checking passwords; try again shortly.",

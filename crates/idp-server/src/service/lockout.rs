@@ -1,0 +1,84 @@
+//! Brute-force protection: a failure counter per submitted username — whether
+//! or not such a user exists, so a lockout reveals nothing — with a lockout
+//! that doubles each time, stored in the database so every node sees it.
+
+use std::time::Duration;
+
+use idp_core::clock::UnixTime;
+use idp_store::StoreError;
+use idp_store::repo::login_failures;
+
+use crate::state::AppState;
+
+/// A counter left alone this long starts over.
+const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The username is locked for this many more seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub retry_after_secs: u64,
+}
+
+/// The key a submitted login name is counted under.
+pub fn key(login: &str) -> String {
+    login.trim().chars().take(254).collect::<String>().to_lowercase()
+}
+
+/// `Some` while `key` is locked out.
+pub async fn locked(state: &AppState, key: &str) -> Result<Option<Locked>, StoreError> {
+    let now = state.now();
+    let until = login_failures::locked_until(state.db.pool(), key).await?;
+    Ok(until
+        .filter(|until| *until > now)
+        .map(|until| Locked { retry_after_secs: now.secs_until(until) }))
+}
+
+/// Counts a failure; returns the lockout it started, if this failure
+/// reached `LOGIN_MAX_FAILURES`.
+pub async fn record_failure(state: &AppState, key: &str) -> Result<Option<Locked>, StoreError> {
+    let settings = &state.settings;
+    let now = state.now();
+    let mut tx = state.db.begin_write().await?;
+    let counted = login_failures::record_failure(&mut *tx, key, now, now - FORGET_AFTER).await?;
+    let locked = if counted.failures >= i64::from(settings.login_max_failures) {
+        let duration = lockout_duration(settings.lockout, settings.lockout_max, counted.lockouts);
+        let until: UnixTime = now + duration;
+        login_failures::lock(&mut *tx, key, until).await?;
+        Some(Locked { retry_after_secs: duration.as_secs() })
+    } else {
+        None
+    };
+    tx.commit().await?;
+    Ok(locked)
+}
+
+/// A successful login resets the counter.
+pub async fn clear(state: &AppState, key: &str) -> Result<(), StoreError> {
+    login_failures::clear(state.db.pool(), key).await
+}
+
+/// `base`, doubled for each earlier lockout, capped at `max`.
+fn lockout_duration(base: Duration, max: Duration, earlier_lockouts: i64) -> Duration {
+    let doublings = u32::try_from(earlier_lockouts.clamp(0, 30)).unwrap_or(30);
+    base.saturating_mul(2u32.saturating_pow(doublings)).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockouts_double_up_to_the_cap() {
+        let base = Duration::from_secs(60);
+        let max = Duration::from_secs(3600);
+        let secs: Vec<u64> = (0..8).map(|n| lockout_duration(base, max, n).as_secs()).collect();
+        assert_eq!(secs, [60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(lockout_duration(base, max, i64::MAX), max);
+    }
+
+    #[test]
+    fn keys_ignore_case_and_surrounding_space() {
+        assert_eq!(key("  Alice "), "alice");
+        assert_eq!(key("ALICE@Example.com"), "alice@example.com");
+    }
+}

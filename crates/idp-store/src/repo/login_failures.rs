@@ -1,0 +1,75 @@
+//! `login_failures`: brute-force counters per submitted username (existing
+//! or not), shared by every node.
+
+use idp_core::clock::UnixTime;
+use sqlx::any::AnyExecutor;
+
+use super::opt_time;
+use crate::StoreError;
+
+const LOCKED_UNTIL: &str = "SELECT locked_until FROM login_failures WHERE username = $1";
+
+/// When the username's lockout ends, if it has one (possibly in the past).
+pub async fn locked_until<'e>(
+    db: impl AnyExecutor<'e>,
+    username: &str,
+) -> Result<Option<UnixTime>, StoreError> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as(LOCKED_UNTIL).bind(username).fetch_optional(db).await?;
+    Ok(row.and_then(|(until,)| opt_time(until)))
+}
+
+/// The counter after a failure was recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failures {
+    /// Failures since the last lockout (or success).
+    pub failures: i64,
+    /// Lockouts so far; each one lasts twice as long as the one before.
+    pub lockouts: i64,
+}
+
+// One statement, atomic on both engines: concurrent failures all count.
+// A counter untouched for `stale_before` starts over.
+const RECORD_FAILURE: &str = "INSERT INTO login_failures (username, failures, lockouts, locked_until, updated_at) \
+     VALUES ($1, 1, 0, NULL, $2) \
+     ON CONFLICT (username) DO UPDATE SET \
+       failures = CASE WHEN login_failures.updated_at < $3 THEN 1 ELSE login_failures.failures + 1 END, \
+       lockouts = CASE WHEN login_failures.updated_at < $3 THEN 0 ELSE login_failures.lockouts END, \
+       updated_at = $2 \
+     RETURNING failures, lockouts";
+
+pub async fn record_failure<'e>(
+    db: impl AnyExecutor<'e>,
+    username: &str,
+    now: UnixTime,
+    stale_before: UnixTime,
+) -> Result<Failures, StoreError> {
+    let (failures, lockouts): (i64, i64) = sqlx::query_as(RECORD_FAILURE)
+        .bind(username)
+        .bind(now.as_secs())
+        .bind(stale_before.as_secs())
+        .fetch_one(db)
+        .await?;
+    Ok(Failures { failures, lockouts })
+}
+
+const LOCK: &str = "UPDATE login_failures SET locked_until = $2, lockouts = lockouts + 1, failures = 0 \
+                    WHERE username = $1";
+
+/// Starts a lockout that ends at `until`.
+pub async fn lock<'e>(
+    db: impl AnyExecutor<'e>,
+    username: &str,
+    until: UnixTime,
+) -> Result<(), StoreError> {
+    sqlx::query(LOCK).bind(username).bind(until.as_secs()).execute(db).await?;
+    Ok(())
+}
+
+const CLEAR: &str = "DELETE FROM login_failures WHERE username = $1";
+
+/// A successful login forgets the failures.
+pub async fn clear<'e>(db: impl AnyExecutor<'e>, username: &str) -> Result<(), StoreError> {
+    sqlx::query(CLEAR).bind(username).execute(db).await?;
+    Ok(())
+}
