@@ -8,9 +8,12 @@
 //! Everything here is synchronous and CPU-bound on purpose: the server decides
 //! where it runs (a bounded blocking pool), so this module knows no runtime.
 
-use argon2::password_hash::phc::PasswordHash as PhcHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as PhcHash, Salt};
+use argon2::{
+    Algorithm, Argon2, Block, Params, PasswordHasher as _, PasswordVerifier as _, Version,
+};
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroize as _;
 
 use crate::random;
 
@@ -104,6 +107,19 @@ impl Verification {
     }
 }
 
+/// Working memory for one Argon2 computation at the configured parameters
+/// (19 MiB by default). A hashing thread keeps one and reuses it, so the
+/// process holds exactly one such block per hashing thread instead of
+/// allocating and freeing 19 MiB per login — which glibc's allocator turns
+/// into a resident set that grows with every login.
+pub struct HashMemory(Vec<Block>);
+
+impl std::fmt::Debug for HashMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashMemory({} blocks)", self.0.len())
+    }
+}
+
 /// Hashes new passwords with the configured parameters and verifies stored
 /// hashes of any supported kind.
 #[derive(Clone, Debug)]
@@ -138,6 +154,100 @@ impl PasswordHasher {
             .hash_password_with_salt(password.expose_secret().as_bytes(), &salt)
             .map(|hash| hash.to_string())
             .map_err(|e| PasswordError::Hashing(e.to_string()))
+    }
+
+    /// Working memory sized for the configured parameters.
+    pub fn new_memory(&self) -> HashMemory {
+        HashMemory(vec![Block::default(); self.argon2.params().block_count()])
+    }
+
+    /// [`Self::hash`], computed in `memory` instead of a fresh allocation.
+    pub fn hash_in(
+        &self,
+        memory: &mut HashMemory,
+        password: &SecretString,
+    ) -> Result<String, PasswordError> {
+        let salt = random::bytes::<16>();
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        self.compute_in(memory, password.expose_secret().as_bytes(), &salt, &mut out)?;
+        let hash = PhcHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(u32::from(Version::V0x13)),
+            params: ParamsString::try_from(self.argon2.params())
+                .map_err(|e| PasswordError::Hashing(e.to_string()))?,
+            salt: Some(Salt::new(&salt).map_err(|e| PasswordError::Hashing(e.to_string()))?),
+            hash: Some(Output::new(&out).map_err(|e| PasswordError::Hashing(e.to_string()))?),
+        };
+        out.zeroize();
+        Ok(hash.to_string())
+    }
+
+    /// [`Self::verify`], computed in `memory` when the stored hash has the
+    /// current parameters (other hashes are rare and re-hashed at once).
+    pub fn verify_in(
+        &self,
+        memory: &mut HashMemory,
+        stored: &str,
+        password: &SecretString,
+    ) -> Verification {
+        let Some((salt, expected)) = self.current_argon2id(stored) else {
+            return self.verify(stored, password);
+        };
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        if self
+            .compute_in(memory, password.expose_secret().as_bytes(), salt.as_ref(), &mut out)
+            .is_err()
+        {
+            return Verification::Invalid;
+        }
+        // `Output`'s equality is constant-time.
+        let matches = Output::new(&out).is_ok_and(|computed| computed == expected);
+        out.zeroize();
+        if matches { Verification::Valid } else { Verification::Invalid }
+    }
+
+    /// [`Self::verify_dummy`] in `memory`.
+    pub fn verify_dummy_in(&self, memory: &mut HashMemory, password: &SecretString) -> bool {
+        let _ = std::hint::black_box(self.verify_in(memory, &self.dummy_hash, password));
+        false
+    }
+
+    /// The salt and output of `stored` when it is an Argon2id v0x13 hash with
+    /// exactly the configured parameters.
+    fn current_argon2id(&self, stored: &str) -> Option<(Salt, Output)> {
+        let hash = PhcHash::new(stored).ok()?;
+        let params = Params::try_from(&hash).ok()?;
+        let current = hash.algorithm == Algorithm::Argon2id.ident()
+            && hash.version == Some(u32::from(Version::V0x13))
+            && params.m_cost() == self.params.memory_kib
+            && params.t_cost() == self.params.iterations
+            && params.p_cost() == self.params.parallelism
+            && hash.hash.as_ref().is_some_and(|h| h.len() == Params::DEFAULT_OUTPUT_LEN);
+        if !current {
+            return None;
+        }
+        Some((hash.salt?, hash.hash?))
+    }
+
+    fn compute_in(
+        &self,
+        memory: &mut HashMemory,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), PasswordError> {
+        let blocks = self.argon2.params().block_count();
+        if memory.0.len() != blocks {
+            *memory = self.new_memory();
+        }
+        let result = self
+            .argon2
+            .hash_password_into_with_memory(password, salt, out, &mut memory.0)
+            .map_err(|e| PasswordError::Hashing(e.to_string()));
+        // The blocks hold state derived from the password; wipe them as the
+        // allocating path does when it drops its blocks.
+        memory.0.iter_mut().for_each(|b| b.zeroize());
+        result
     }
 
     /// Checks `password` against a stored hash. Anything that is not a hash we
@@ -227,6 +337,33 @@ mod tests {
 
     fn secret(s: &str) -> SecretString {
         SecretString::from(s)
+    }
+
+    #[test]
+    fn hashing_in_reused_memory_agrees_with_the_allocating_path() {
+        let h = hasher();
+        let mut memory = h.new_memory();
+        let made_in_memory = h.hash_in(&mut memory, &secret("correct horse")).unwrap();
+        assert_eq!(h.verify(&made_in_memory, &secret("correct horse")), Verification::Valid);
+        let made_normally = h.hash(&secret("battery staple")).unwrap();
+        assert_eq!(
+            h.verify_in(&mut memory, &made_normally, &secret("battery staple")),
+            Verification::Valid
+        );
+        assert_eq!(
+            h.verify_in(&mut memory, &made_normally, &secret("battery stapler")),
+            Verification::Invalid
+        );
+        assert!(!h.verify_dummy_in(&mut memory, &secret("anything")));
+        // Hashes made elsewhere with other parameters still verify (and ask for a re-hash).
+        let other =
+            PasswordHasher::new(Argon2Params { memory_kib: 2048, iterations: 1, parallelism: 1 })
+                .unwrap();
+        let old = other.hash(&secret("pw-from-before")).unwrap();
+        assert_eq!(
+            h.verify_in(&mut memory, &old, &secret("pw-from-before")),
+            Verification::ValidNeedsRehash
+        );
     }
 
     // Made by passlib 1.7.4 (bcrypt 4.0.1 backend) and argon2-cffi 25.1,

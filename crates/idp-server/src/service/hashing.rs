@@ -3,16 +3,22 @@
 //! Argon2id is deliberately slow and memory-hard (19 MiB per hash by
 //! default). Running it on the async workers would stall every other request,
 //! and running it unbounded would let a burst of logins exhaust memory. So
-//! each hash takes a permit (at most `HASH_CONCURRENCY` at once, each on a
-//! blocking thread); a request that cannot get one within the queue timeout,
-//! or finds the queue full, is told to retry (503 + `Retry-After`).
+//! each hash takes a permit (at most `HASH_CONCURRENCY` at once) and runs on
+//! one of `HASH_CONCURRENCY` dedicated threads; a request that cannot get a
+//! permit within the queue timeout, or finds the queue full, is told to retry
+//! (503 + `Retry-After`).
+//!
+//! Dedicated threads rather than tokio's blocking pool: the allocator keeps
+//! a freed 19 MiB block in the arena of the thread that used it, so hashing
+//! on an open-ended set of threads grows the resident set by one block per
+//! thread that ever hashed. A fixed set of threads bounds it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use idp_core::SecretString;
-use idp_core::password::{PasswordHasher, Verification};
+use idp_core::password::{HashMemory, PasswordHasher, Verification};
 use tokio::sync::Semaphore;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +33,63 @@ pub enum HashingError {
 /// How long a caller should wait before retrying after [`HashingError::Busy`].
 pub const RETRY_AFTER_SECS: u64 = 1;
 
+type Job = Box<dyn FnOnce(&mut HashMemory) + Send>;
+
+/// A fixed set of threads that run hashing jobs.
+struct Workers {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Workers {
+    fn start(count: usize, hasher: Arc<PasswordHasher>) -> Self {
+        let (jobs, receiver) = std::sync::mpsc::channel::<Job>();
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        for n in 0..count {
+            let receiver = receiver.clone();
+            let hasher = hasher.clone();
+            let spawned =
+                std::thread::Builder::new().name(format!("idp-hash-{n}")).spawn(move || {
+                    // Allocated on this thread's first job and reused for all.
+                    let mut memory: Option<HashMemory> = None;
+                    loop {
+                        // The lock is held only while taking the next job.
+                        let job = match receiver.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            // A panicking job must not take the thread with it:
+                            // the pool would shrink by one each time.
+                            Ok(job) => {
+                                let memory = memory.get_or_insert_with(|| hasher.new_memory());
+                                let _ =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        job(memory)
+                                    }));
+                            }
+                            // Every sender is gone: the pool was dropped.
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::error!(error = %err, "cannot start a hashing thread");
+            }
+        }
+        Self { jobs }
+    }
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Workers")
+    }
+}
+
 #[derive(Debug)]
 pub struct HashingPool {
     hasher: Arc<PasswordHasher>,
+    workers: Workers,
     permits: Arc<Semaphore>,
     concurrency: usize,
     max_wait: Duration,
@@ -53,8 +113,10 @@ impl HashingPool {
         max_queued: usize,
     ) -> Self {
         let concurrency = concurrency.max(1);
+        let hasher = Arc::new(hasher);
         Self {
-            hasher: Arc::new(hasher),
+            workers: Workers::start(concurrency, hasher.clone()),
+            hasher,
             permits: Arc::new(Semaphore::new(concurrency)),
             concurrency,
             max_wait,
@@ -75,8 +137,10 @@ impl HashingPool {
 
     pub async fn hash(&self, password: SecretString) -> Result<String, HashingError> {
         let hasher = self.hasher.clone();
-        self.run(move || hasher.hash(&password).map_err(|e| HashingError::Failed(e.to_string())))
-            .await?
+        self.run(move |memory| {
+            hasher.hash_in(memory, &password).map_err(|e| HashingError::Failed(e.to_string()))
+        })
+        .await?
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when
@@ -88,12 +152,12 @@ impl HashingPool {
         password: SecretString,
     ) -> Result<Checked, HashingError> {
         let hasher = self.hasher.clone();
-        self.run(move || {
+        self.run(move |memory| {
             let Some(stored) = stored else {
-                hasher.verify_dummy(&password);
+                hasher.verify_dummy_in(memory, &password);
                 return Ok(Checked { valid: false, rehashed: None });
             };
-            match hasher.verify(&stored, &password) {
+            match hasher.verify_in(memory, &stored, &password) {
                 Verification::Invalid => Ok(Checked { valid: false, rehashed: None }),
                 Verification::Valid => Ok(Checked { valid: true, rehashed: None }),
                 Verification::ValidNeedsRehash => {
@@ -108,7 +172,7 @@ impl HashingPool {
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut HashMemory) -> T + Send + 'static,
     ) -> Result<T, HashingError> {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -127,12 +191,16 @@ impl HashingPool {
             }
         };
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |memory| {
             let _permit = permit;
-            span.in_scope(work)
-        })
-        .await
-        .map_err(|e| HashingError::Failed(format!("hashing task failed: {e}")))
+            let _ = done.send(span.in_scope(|| work(memory)));
+        });
+        self.workers
+            .jobs
+            .send(job)
+            .map_err(|_| HashingError::Failed("the hashing threads are gone".into()))?;
+        result.await.map_err(|_| HashingError::Failed("a hashing job was dropped".into()))
     }
 }
 
