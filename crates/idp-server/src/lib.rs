@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod oauth;
 pub mod service;
 pub mod startup;

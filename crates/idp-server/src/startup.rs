@@ -14,6 +14,7 @@ use idp_core::password::PasswordHasher;
 use crate::config::{ConfigError, Settings};
 use crate::http;
 use crate::http::well_known::Discovery;
+use crate::metrics::Metrics;
 use crate::service::bearer::BearerVerifier;
 use crate::service::hashing::HashingPool;
 use crate::service::keys::{KeyRing, KeyRingError, KeySource};
@@ -152,7 +153,18 @@ async fn build_state(
         settings.jwt_leeway,
     );
     let discovery = Discovery::new(&settings.issuer, settings.algorithm).to_bytes();
-    Ok(AppState::new(Inner { settings, db, clock, keys, tokens, bearer, hashing, discovery }))
+    let metrics = Metrics::new();
+    Ok(AppState::new(Inner {
+        settings,
+        db,
+        clock,
+        keys,
+        tokens,
+        bearer,
+        hashing,
+        discovery,
+        metrics,
+    }))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -7,6 +7,7 @@ use idp_core::clock::{Clock, UnixTime};
 use idp_store::Db;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::service::bearer::BearerVerifier;
 use crate::service::hashing::HashingPool;
 use crate::service::keys::KeyRing;
@@ -27,6 +28,7 @@ pub struct Inner {
     pub hashing: HashingPool,
     /// The discovery document, serialized once.
     pub discovery: Bytes,
+    pub metrics: Metrics,
 }
 
 impl AppState {

@@ -61,3 +61,23 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         Json(Readiness { status: if ready { "ready" } else { "not_ready" }, database, migrations }),
     )
 }
+
+/// Prometheus metrics (text exposition format). Restrict access to it at
+/// the proxy if request counts are sensitive in your deployment.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
+)]
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let body = state.metrics.render(
+        state.hashing.queued(),
+        state.hashing.in_use(),
+        state.db.size(),
+        state.db.idle(),
+    );
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+        .into_response()
+}

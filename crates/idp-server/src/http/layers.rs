@@ -22,7 +22,7 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 /// Gives the request an id (or keeps a sane one the caller sent), runs it in
 /// a span that carries the id, and logs one line when it completes. Only the
 /// path is logged, never the query string: OAuth puts codes and state there.
-pub async fn request_span(mut request: Request, next: Next) -> Response {
+pub async fn request_span(state: AppState, mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(REQUEST_ID)
@@ -33,17 +33,24 @@ pub async fn request_span(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id) {
         request.headers_mut().insert(REQUEST_ID, value);
     }
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| request.uri().path().chars().take(200).collect());
+    let path: String = request.uri().path().chars().take(200).collect();
+    // The route pattern keeps metric labels bounded; unmatched paths share one.
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let method = request.method().clone();
-    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    let span = tracing::info_span!("request", id = %id, method = %method, path = %path);
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    let elapsed = started.elapsed().as_secs_f64();
+    let latency_ms = elapsed * 1e3;
+    let route =
+        route.or_else(|| response.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()));
+    state.metrics.request(
+        route.as_deref().unwrap_or("unmatched"),
+        method.as_str(),
+        status,
+        elapsed,
+    );
     span.in_scope(|| {
         if status >= 500 {
             tracing::error!(status, latency_ms, "request completed");

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/auth/register", post(register::register).route_layer(limited(Bucket::Register)))
         .route("/auth/token", post(token::token).route_layer(limited(Bucket::Token)))
         .route("/auth/token/refresh", post(token::refresh).route_layer(limited(Bucket::Token)))
@@ -77,7 +78,12 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
         .layer(tower::util::option_layer(hsts))
-        .layer(middleware::from_fn(layers::request_span))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            |State(s): State<AppState>, req: Request, next: Next| {
+                layers::request_span(s, req, next)
+            },
+        ))
         .with_state(state)
 }
 

@@ -63,6 +63,7 @@ pub async fn authenticate(
             .origin(origin)
             .detail("login", key.chars().take(64).collect::<String>());
         audit::record(&state.db, &[event]).await?;
+        state.metrics.login_failed();
         return Err(LoginError::Locked { retry_after_secs: locked.retry_after_secs });
     }
     let user = if login.is_empty() || login.len() > MAX_LOGIN_LEN || login.contains('\0') {
@@ -87,6 +88,7 @@ pub async fn authenticate(
         event
     };
     let Some(user) = user.filter(|_| checked.valid) else {
+        state.metrics.login_failed();
         let started = lockout::record_failure(state, &key).await?;
         let mut events = vec![failure("invalid_credentials")];
         if let Some(locked) = started {

@@ -193,6 +193,7 @@ async fn unusable(
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);
+    state.metrics.refresh_reuse_detected();
     tracing::warn!(session = %token.session_id, "refresh token reuse detected; session revoked");
     Err(RefreshError::InvalidGrant)
 }

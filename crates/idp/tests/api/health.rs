@@ -67,3 +67,31 @@ engine_test!(
         app.stop().await;
     }
 );
+
+engine_test!(
+    async fn metrics_count_requests_tokens_and_failures(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.login("alice").await;
+        app.password_grant("alice", "wrong-password").await;
+        app.get("/no/such/page").await;
+
+        let response = app.get("/metrics").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        let text = response.text().await.unwrap();
+        for expected in [
+            r#"idp_http_requests_total{route="/auth/token",method="POST",status="200"} 1"#,
+            r#"idp_http_requests_total{route="/auth/token",method="POST",status="400"} 1"#,
+            r#"idp_http_requests_total{route="unmatched",method="GET",status="404"} 1"#,
+            r#"idp_tokens_issued_total{grant_type="password"} 1"#,
+            "idp_login_failures_total 1",
+            "idp_http_request_duration_seconds_bucket",
+            "idp_password_hash_queue 0",
+            "idp_db_pool_connections",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        assert!(!text.contains("/no/such/page"), "unmatched paths do not become labels");
+    }
+);

@@ -94,6 +94,7 @@ pub async fn grant(
     } else {
         None
     };
+    state.metrics.token_issued("password");
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",

@@ -56,6 +56,7 @@ pub async fn grant(
         .map_err(OAuthError::server_error)?;
     // No new ID token: OIDC Core §12.2 makes it optional, and one signature
     // per refresh instead of two halves the signing cost of the hottest path.
+    state.metrics.token_issued("refresh_token");
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",

@@ -1,0 +1,165 @@
+//! Prometheus metrics: requests by route and status with a latency
+//! histogram, tokens issued by grant, login failures, refresh-token reuse,
+//! the password-hashing queue and the database pool.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GrantLabels {
+    grant_type: &'static str,
+}
+
+/// Latency buckets in seconds: sub-millisecond for the cached GETs up to
+/// seconds for password hashing under load.
+const LATENCY_BUCKETS: [f64; 14] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    tokens_issued: Family<GrantLabels, Counter>,
+    login_failures: Counter,
+    refresh_reuse: Counter,
+    hash_queue: Gauge,
+    hash_in_use: Gauge,
+    db_pool_size: Gauge,
+    db_pool_idle: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("idp");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(LATENCY_BUCKETS.iter().copied())
+        });
+        let tokens_issued = Family::<GrantLabels, Counter>::default();
+        let login_failures = Counter::default();
+        let refresh_reuse = Counter::default();
+        let hash_queue = Gauge::default();
+        let hash_in_use = Gauge::default();
+        let db_pool_size = Gauge::default();
+        let db_pool_idle = Gauge::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "tokens_issued",
+            "Access tokens issued, by grant type",
+            tokens_issued.clone(),
+        );
+        registry.register(
+            "login_failures",
+            "Failed password checks (wrong password, unknown user, locked)",
+            login_failures.clone(),
+        );
+        registry.register(
+            "refresh_token_reuse",
+            "Consumed refresh tokens presented again (families revoked)",
+            refresh_reuse.clone(),
+        );
+        registry.register(
+            "password_hash_queue",
+            "Requests waiting for a password-hashing slot",
+            hash_queue.clone(),
+        );
+        registry.register(
+            "password_hash_in_use",
+            "Password hashes being computed",
+            hash_in_use.clone(),
+        );
+        registry.register("db_pool_connections", "Open database connections", db_pool_size.clone());
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            db_pool_idle.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            tokens_issued,
+            login_failures,
+            refresh_reuse,
+            hash_queue,
+            hash_in_use,
+            db_pool_size,
+            db_pool_idle,
+        }
+    }
+
+    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let labels = RequestLabels { route: route.to_owned(), method: method.to_owned(), status };
+        self.requests.get_or_create(&labels).inc();
+        self.latency.get_or_create(&RouteLabels { route: labels.route }).observe(seconds);
+    }
+
+    pub fn token_issued(&self, grant_type: &'static str) {
+        self.tokens_issued.get_or_create(&GrantLabels { grant_type }).inc();
+    }
+
+    pub fn login_failed(&self) {
+        self.login_failures.inc();
+    }
+
+    pub fn refresh_reuse_detected(&self) {
+        self.refresh_reuse.inc();
+    }
+
+    /// The Prometheus text exposition, with the gauges read now.
+    pub fn render(
+        &self,
+        hash_queue: usize,
+        hash_in_use: usize,
+        db_size: u32,
+        db_idle: usize,
+    ) -> String {
+        let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.hash_queue.set(as_i64(hash_queue));
+        self.hash_in_use.set(as_i64(hash_in_use));
+        self.db_pool_size.set(i64::from(db_size));
+        self.db_pool_idle.set(as_i64(db_idle));
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
