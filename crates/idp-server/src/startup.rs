@@ -91,6 +91,7 @@ impl Application {
             None => TcpListener::bind(addr).await.map_err(bind_error)?,
         };
         let state = build_state(settings, db, options.clock).await?;
+        crate::service::retention::spawn(state.clone());
         Ok(Self { listener, state })
     }
 

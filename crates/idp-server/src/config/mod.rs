@@ -90,6 +90,12 @@ pub struct Settings {
     pub rate_limit_per_minute: u32,
     /// Peers whose `X-Forwarded-For` is believed (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How often expired rows are swept; `None` turns the sweeper off.
+    pub cleanup_interval: Option<Duration>,
+    /// Ended sessions are kept this long (admins see them), then deleted.
+    pub session_retention: Duration,
+    /// Audit events are kept this long; `None` keeps them forever.
+    pub audit_retention: Option<Duration>,
 }
 
 impl Settings {
@@ -189,6 +195,15 @@ impl Settings {
             )?)
             .unwrap_or(60),
             trusted_proxies: trusted_proxies(source)?,
+            cleanup_interval: match source.number("CLEANUP_INTERVAL_SECONDS", 60, 0..=86_400)? {
+                0 => None,
+                n => Some(secs(n)),
+            },
+            session_retention: days(source.number("SESSION_RETENTION_DAYS", 7, 0..=3_650)?),
+            audit_retention: match source.number("AUDIT_RETENTION_DAYS", 90, 0..=36_500)? {
+                0 => None,
+                n => Some(days(n)),
+            },
         })
     }
 

@@ -46,6 +46,9 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "LOCKOUT_MAX_SECONDS",
     "RATE_LIMIT_PER_MINUTE",
     "TRUSTED_PROXIES",
+    "CLEANUP_INTERVAL_SECONDS",
+    "SESSION_RETENTION_DAYS",
+    "AUDIT_RETENTION_DAYS",
 ];
 
 /// Raw setting values by upper-case name, already merged by precedence.

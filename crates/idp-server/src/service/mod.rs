@@ -10,6 +10,7 @@ pub mod login;
 pub mod rate_limit;
 pub mod refresh;
 pub mod registration;
+pub mod retention;
 pub mod revocation;
 pub mod sessions;
 pub mod tokens;

@@ -27,3 +27,17 @@ pub async fn insert<'e>(db: impl AnyExecutor<'e>, event: &AuditEvent) -> Result<
         .await?;
     Ok(())
 }
+
+const DELETE_OLDER_THAN: &str = "DELETE FROM audit_events WHERE id IN \
+    (SELECT id FROM audit_events WHERE occurred_at < $1 LIMIT $2)";
+
+/// Deletes up to `limit` events that occurred before `cutoff`.
+pub async fn delete_older_than<'e>(
+    db: impl AnyExecutor<'e>,
+    cutoff: idp_core::clock::UnixTime,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let done =
+        sqlx::query(DELETE_OLDER_THAN).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
+    Ok(done.rows_affected())
+}

@@ -73,3 +73,16 @@ pub async fn clear<'e>(db: impl AnyExecutor<'e>, username: &str) -> Result<(), S
     sqlx::query(CLEAR).bind(username).execute(db).await?;
     Ok(())
 }
+
+const DELETE_STALE: &str = "DELETE FROM login_failures WHERE username IN \
+    (SELECT username FROM login_failures WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $1) LIMIT $2)";
+
+/// Deletes up to `limit` counters untouched since `cutoff` and not locked.
+pub async fn delete_stale<'e>(
+    db: impl AnyExecutor<'e>,
+    cutoff: UnixTime,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(DELETE_STALE).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
+    Ok(done.rows_affected())
+}

@@ -19,3 +19,16 @@ pub async fn hit<'e>(
         sqlx::query_as(HIT).bind(bucket).bind(window_start.as_secs()).fetch_one(db).await?;
     Ok(hits)
 }
+
+const DELETE_OLD: &str = "DELETE FROM rate_limit_buckets WHERE (bucket, window_start) IN \
+    (SELECT bucket, window_start FROM rate_limit_buckets WHERE window_start < $1 LIMIT $2)";
+
+/// Deletes up to `limit` windows that started before `cutoff`.
+pub async fn delete_old<'e>(
+    db: impl AnyExecutor<'e>,
+    cutoff: UnixTime,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(DELETE_OLD).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
+    Ok(done.rows_affected())
+}

@@ -148,3 +148,18 @@ pub async fn revoke_for_session<'e>(
         .await?;
     Ok(done.rows_affected())
 }
+
+const DELETE_EXPIRED: &str = "DELETE FROM refresh_tokens WHERE id IN \
+    (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)";
+
+/// Deletes up to `limit` tokens that expired before `cutoff` — consumed ones
+/// included: until then they are kept, so that a replay is recognised as
+/// reuse.
+pub async fn delete_expired<'e>(
+    db: impl AnyExecutor<'e>,
+    cutoff: UnixTime,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(DELETE_EXPIRED).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
+    Ok(done.rows_affected())
+}

@@ -24,3 +24,16 @@ pub async fn insert<'e>(
         .await?;
     Ok(())
 }
+
+const DELETE_EXPIRED: &str = "DELETE FROM revoked_access_tokens WHERE jti IN \
+    (SELECT jti FROM revoked_access_tokens WHERE expires_at < $1 LIMIT $2)";
+
+/// Deletes up to `limit` entries whose token expired before `cutoff`.
+pub async fn delete_expired<'e>(
+    db: impl AnyExecutor<'e>,
+    cutoff: UnixTime,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(DELETE_EXPIRED).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
+    Ok(done.rows_affected())
+}

@@ -200,3 +200,24 @@ pub async fn access_status<'e>(
         .await?;
     Ok(AccessStatus { session_active: session.is_none() || active == 1, jti_revoked: revoked == 1 })
 }
+
+const DELETE_ENDED: &str = "DELETE FROM sessions WHERE id IN \
+    (SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2)";
+
+/// Deletes up to `limit` sessions that ended (expired or revoked) before
+/// `cutoff`, with their refresh tokens (ON DELETE CASCADE).
+pub async fn delete_ended<'e>(
+    db: impl AnyExecutor<'e>,
+    cutoff: UnixTime,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(DELETE_ENDED).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
+    Ok(done.rows_affected())
+}
+
+const COUNT: &str = "SELECT COUNT(*) FROM sessions";
+
+pub async fn count<'e>(db: impl AnyExecutor<'e>) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(COUNT).fetch_one(db).await?;
+    Ok(n)
+}

@@ -17,6 +17,7 @@ mod migrations;
 mod original_flow;
 mod refresh;
 mod register;
+mod retention;
 mod secrets_hygiene;
 mod userinfo;
 mod well_known;

@@ -1,0 +1,120 @@
+//! Bounded storage: expired and consumed refresh tokens, ended sessions,
+//! revoked-token entries, old rate-limit windows and stale lockout counters
+//! are deleted in small batches by a background task, so that tables do not
+//! grow without bound under steady load. Audit events are kept longer
+//! (`AUDIT_RETENTION_DAYS`).
+//!
+//! Every node runs the task; the deletes are idempotent, so nodes sweeping
+//! at once only share the work.
+
+use std::time::Duration;
+
+use idp_core::clock::UnixTime;
+use idp_store::StoreError;
+use idp_store::repo::{
+    audit_events, login_failures, rate_limits, refresh_tokens, revoked_access_tokens, sessions,
+};
+
+use crate::state::AppState;
+
+/// Rows deleted per statement: small enough that a sweep never holds the
+/// SQLite write lock for long.
+const BATCH: i64 = 500;
+/// At most this many batches per table per sweep; the rest waits for the
+/// next one.
+const MAX_BATCHES: usize = 100;
+
+/// Grace kept past a refresh token's expiry (a replay just after expiry is
+/// still recognised as reuse).
+const REFRESH_TOKEN_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// Rate-limit windows are one minute; keep one spare.
+const RATE_WINDOW_KEEP: Duration = Duration::from_secs(120);
+/// Lockout counters untouched this long are forgotten anyway.
+const LOGIN_FAILURES_KEEP: Duration = Duration::from_secs(24 * 3600);
+
+/// How many rows one sweep deleted, per table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    pub refresh_tokens: u64,
+    pub sessions: u64,
+    pub revoked_access_tokens: u64,
+    pub rate_limit_buckets: u64,
+    pub login_failures: u64,
+    pub audit_events: u64,
+}
+
+impl Swept {
+    pub fn total(&self) -> u64 {
+        self.refresh_tokens
+            + self.sessions
+            + self.revoked_access_tokens
+            + self.rate_limit_buckets
+            + self.login_failures
+            + self.audit_events
+    }
+}
+
+/// One pass over every table.
+pub async fn sweep(state: &AppState) -> Result<Swept, StoreError> {
+    let now = state.now();
+    let settings = &state.settings;
+    let db = state.db.pool();
+    let mut swept = Swept {
+        refresh_tokens: batches(|| {
+            refresh_tokens::delete_expired(db, now - REFRESH_TOKEN_GRACE, BATCH)
+        })
+        .await?,
+        sessions: batches(|| sessions::delete_ended(db, now - settings.session_retention, BATCH))
+            .await?,
+        revoked_access_tokens: batches(|| revoked_access_tokens::delete_expired(db, now, BATCH))
+            .await?,
+        rate_limit_buckets: batches(|| rate_limits::delete_old(db, now - RATE_WINDOW_KEEP, BATCH))
+            .await?,
+        login_failures: batches(|| {
+            login_failures::delete_stale(db, now - LOGIN_FAILURES_KEEP, BATCH)
+        })
+        .await?,
+        audit_events: 0,
+    };
+    if let Some(keep) = settings.audit_retention {
+        let cutoff: UnixTime = now - keep;
+        swept.audit_events = batches(|| audit_events::delete_older_than(db, cutoff, BATCH)).await?;
+    }
+    Ok(swept)
+}
+
+async fn batches<F, Fut>(mut delete: F) -> Result<u64, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64, StoreError>>,
+{
+    let mut total = 0;
+    for _ in 0..MAX_BATCHES {
+        let n = delete().await?;
+        total += n;
+        if n < u64::try_from(BATCH).unwrap_or(u64::MAX) {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// Sweeps every `CLEANUP_INTERVAL_SECONDS` until the database pool closes.
+pub fn spawn(state: AppState) {
+    let Some(interval) = state.settings.cleanup_interval else { return };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if state.db.pool().is_closed() {
+                break;
+            }
+            match sweep(&state).await {
+                Ok(swept) if swept.total() > 0 => tracing::info!(?swept, "expired rows deleted"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "cleanup failed; will retry"),
+            }
+        }
+    });
+}
