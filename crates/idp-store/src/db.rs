@@ -2,6 +2,7 @@
 //! engines must be told apart.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -66,34 +67,44 @@ impl Default for PoolSettings {
 pub struct Db {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite has one writer at a time. Left to SQLite, waiting writers
+    /// poll the lock with growing sleeps (its busy handler), which turns
+    /// contention into latency spikes of tens of milliseconds; queueing
+    /// them here hands the lock over the moment it is free. (An embedded
+    /// database has one process, so an in-process lock covers every writer.)
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// A database transaction. Dereferences to the connection, so repository
 /// functions take `&mut *tx`; ends with [`Transaction::commit`] or
 /// [`Transaction::rollback`] (dropping it rolls back too).
 #[derive(Debug)]
-pub struct Transaction(sqlx::Transaction<'static, sqlx::Any>);
+pub struct Transaction {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    /// Held until the transaction ends (SQLite's writer queue).
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
 
 impl Transaction {
     pub async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.0.commit().await?)
+        Ok(self.tx.commit().await?)
     }
 
     pub async fn rollback(self) -> Result<(), StoreError> {
-        Ok(self.0.rollback().await?)
+        Ok(self.tx.rollback().await?)
     }
 }
 
 impl std::ops::Deref for Transaction {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &sqlx::AnyConnection {
-        &self.0
+        &self.tx
     }
 }
 
 impl std::ops::DerefMut for Transaction {
     fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.0
+        &mut self.tx
     }
 }
 
@@ -145,7 +156,8 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, dialect })
+        let writer = (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Self { pool, dialect, writer })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -158,7 +170,12 @@ impl Db {
 
     /// Starts a transaction that will write (see [`Dialect`]).
     pub async fn begin_write(&self) -> Result<Transaction, StoreError> {
-        Ok(Transaction(self.pool.begin_with(self.dialect.begin_write_statement()).await?))
+        let writer = match &self.writer {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = self.pool.begin_with(self.dialect.begin_write_statement()).await?;
+        Ok(Transaction { tx, _writer: writer })
     }
 
     /// One round trip to the database.
