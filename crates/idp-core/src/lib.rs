@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod client;
+pub mod client_registration;
 pub mod clock;
 pub mod ids;
 pub mod jose;

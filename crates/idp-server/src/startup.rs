@@ -123,6 +123,19 @@ impl Application {
     }
 }
 
+/// The application state without an HTTP listener, for commands that run
+/// the use cases directly (`idp seed`, `idp user …`). Migrates first.
+pub async fn open_state(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, StartupError> {
+    let db = Db::connect(&settings.database_url, &settings.pool_settings())
+        .await
+        .map_err(StartupError::Database)?;
+    idp_store::migrate::run(&db).await.map_err(StartupError::Migrate)?;
+    build_state(settings, db, clock).await
+}
+
 /// Everything the handlers share: keys loaded and parsed once, the hashing
 /// pool with its dummy hash computed, the discovery document serialized.
 async fn build_state(

@@ -96,6 +96,10 @@ pub struct Settings {
     pub session_retention: Duration,
     /// Audit events are kept this long; `None` keeps them forever.
     pub audit_retention: Option<Duration>,
+    /// `idp seed`: the admin user's name, email and (optional) password.
+    pub admin_username: String,
+    pub admin_email: String,
+    pub admin_password: Option<SecretString>,
 }
 
 impl Settings {
@@ -204,6 +208,13 @@ impl Settings {
                 0 => None,
                 n => Some(days(n)),
             },
+            admin_username: source.string("ADMIN_USERNAME").unwrap_or_else(|| "admin".to_owned()),
+            admin_email: source
+                .string("ADMIN_EMAIL")
+                .unwrap_or_else(|| "admin@example.com".to_owned()),
+            admin_password: source
+                .secret("ADMIN_PASSWORD")
+                .map(|p| SecretString::from(p.to_owned())),
         })
     }
 

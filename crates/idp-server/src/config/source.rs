@@ -49,6 +49,9 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "CLEANUP_INTERVAL_SECONDS",
     "SESSION_RETENTION_DAYS",
     "AUDIT_RETENTION_DAYS",
+    "ADMIN_USERNAME",
+    "ADMIN_EMAIL",
+    "ADMIN_PASSWORD",
 ];
 
 /// Raw setting values by upper-case name, already merged by precedence.
@@ -70,7 +73,7 @@ impl Source {
         for (name, value) in std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         {
-            if KNOWN_SETTINGS.contains(&name.as_str()) || name.starts_with("ADMIN_") {
+            if KNOWN_SETTINGS.contains(&name.as_str()) {
                 source.values.insert(name, value);
             }
         }
@@ -103,7 +106,7 @@ impl Source {
             .map_err(|e| ConfigError::new(file, format!("not valid TOML: {}", e.message())))?;
         for (key, value) in table {
             let name = key.to_ascii_uppercase();
-            if !KNOWN_SETTINGS.contains(&name.as_str()) && !name.starts_with("ADMIN_") {
+            if !KNOWN_SETTINGS.contains(&name.as_str()) {
                 return Err(ConfigError::new(file, format!("unknown setting `{key}`")));
             }
             let text = match value {

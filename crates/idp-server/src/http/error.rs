@@ -213,6 +213,25 @@ impl From<idp_store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::service::admin::ManageError> for ApiError {
+    fn from(err: crate::service::admin::ManageError) -> Self {
+        use crate::service::admin::ManageError;
+        match err {
+            ManageError::NotFound(what) => Self::not_found(format!("No such {what}.")),
+            ManageError::Invalid(violations) => Self::Validation(
+                violations.into_iter().map(|v| FieldError::new(v.field, v.message)).collect(),
+            ),
+            ManageError::Conflict(detail) | ManageError::Refused(detail) => Self::conflict(detail),
+            ManageError::Busy => Self::Unavailable {
+                retry_after_secs: crate::service::hashing::RETRY_AFTER_SECS,
+                detail: "The server is busy; try again shortly.".into(),
+            },
+            ManageError::Store(e) => e.into(),
+            ManageError::Internal(reason) => Self::internal(anyhow::anyhow!(reason)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,3 +84,76 @@ impl FromRequestParts<AppState> for Origin {
         Ok(Self(RequestOrigin { ip, user_agent }))
     }
 }
+
+/// `axum::extract::Query`, but a bad query string is a 422 naming the
+/// parameter, in our format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let message = text.rsplit_once(": ").map_or(text.as_str(), |(_, m)| m).to_owned();
+                Err(ApiError::Validation(vec![FieldError::new("query", message)]))
+            }
+        }
+    }
+}
+
+/// `axum::extract::Path`, but an id that does not parse is simply not
+/// found (404), like an id that parses but names nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(_) => Err(ApiError::not_found("There is no resource at this path.")),
+        }
+    }
+}
+
+/// `?skip=&limit=` of list endpoints.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
+pub struct Paging {
+    /// Items to skip (default 0).
+    #[serde(default)]
+    pub skip: Option<i64>,
+    /// Items to return, 1–200 (default 50).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+impl Paging {
+    pub const MAX_LIMIT: i64 = 200;
+
+    /// `(skip, limit)`, or a 422 naming what is out of range.
+    pub fn checked(self) -> Result<(i64, i64), ApiError> {
+        let skip = self.skip.unwrap_or(0);
+        let limit = self.limit.unwrap_or(50);
+        let mut errors = Vec::new();
+        if skip < 0 {
+            errors.push(FieldError::new("skip", "must be 0 or more"));
+        }
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            errors.push(FieldError::new("limit", "must be from 1 to 200"));
+        }
+        if errors.is_empty() { Ok((skip, limit)) } else { Err(ApiError::Validation(errors)) }
+    }
+}

@@ -1,7 +1,9 @@
 //! The HTTP surface: routes, and the layers every request passes through.
 
+mod account;
 mod admin;
 mod auth;
+pub mod authz;
 mod browser;
 mod client_ip;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod oauth_error;
 mod register;
 mod revoke;
 mod token;
+pub mod views;
 pub mod well_known;
 
 use axum::Router;
@@ -56,6 +59,12 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/revoke", post(revoke::revoke))
         .route("/auth/me", get(me::me).post(me::me))
         .route("/auth/userinfo", get(me::userinfo).post(me::userinfo))
+        .route(
+            "/auth/password",
+            post(account::change_password).route_layer(limited(Bucket::Password)),
+        )
+        .route("/auth/sessions", get(account::list_sessions))
+        .route("/auth/sessions/{id}", axum::routing::delete(account::end_session))
         .route("/.well-known/openid-configuration", get(well_known::openid_configuration))
         .route("/.well-known/jwks.json", get(well_known::jwks))
         .merge(admin::routes())

@@ -3,10 +3,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use idp_core::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::error::{ApiError, FieldError};
 use super::extract::{Json, Origin};
+use super::views::UserOut;
 use crate::service::registration::{self, Registration, RegistrationError};
 use crate::state::AppState;
 
@@ -26,36 +27,6 @@ pub struct RegisterRequest {
 impl std::fmt::Debug for RegisterRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegisterRequest").field("username", &self.username).finish_non_exhaustive()
-    }
-}
-
-/// A user as the API shows it (never the password hash).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UserOut {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: String,
-    pub username: String,
-    pub email: String,
-    pub name: Option<String>,
-    pub email_verified: bool,
-    pub disabled: bool,
-    pub roles: Vec<String>,
-    /// RFC 3339.
-    pub created_at: String,
-}
-
-impl UserOut {
-    pub fn of(user: &idp_core::user::User, roles: Vec<String>) -> Self {
-        Self {
-            id: user.id.to_string(),
-            username: user.username.clone(),
-            email: user.email.clone(),
-            name: user.name.clone(),
-            email_verified: user.email_verified(),
-            disabled: user.is_disabled(),
-            roles,
-            created_at: user.created_at.to_rfc3339(),
-        }
     }
 }
 

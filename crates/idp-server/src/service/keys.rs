@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
+use idp_core::audit::{AuditEvent, EventKind, Outcome};
 use idp_core::clock::{Clock, UnixTime};
 use idp_core::jose::{Algorithm, Jwk, JwkSet, KeyEncryptionKey, SigningKey, VerifyingKey};
 use idp_store::repo::signing_keys::{self, StoredKey};
@@ -162,14 +163,31 @@ impl KeySource {
         signing_keys::insert(&mut *tx, &stored).await?;
         // The old keys keep signing until the new one takes over, then stay
         // published until every token they signed has expired.
-        signing_keys::retire_others(
+        let retired = signing_keys::retire_others(
             &mut *tx,
             key.kid(),
             signs_from,
             signs_from + self.retire_after,
         )
         .await?;
+        let mut events = vec![
+            AuditEvent::new(EventKind::KeyCreated, Outcome::Success, now)
+                .actor("system")
+                .detail("kid", key.kid())
+                .detail("alg", algorithm.as_str())
+                .detail("signs_from", signs_from.as_secs()),
+        ];
+        if retired > 0 {
+            events.push(
+                AuditEvent::new(EventKind::KeyRetired, Outcome::Success, now)
+                    .actor("system")
+                    .detail("keys", retired)
+                    .detail("stops_signing", signs_from.as_secs()),
+            );
+        }
+        super::audit::write(&mut tx, &events).await?;
         tx.commit().await?;
+        super::audit::emit(&events);
         tracing::info!(kid = key.kid(), alg = %algorithm, signs_from = signs_from.as_secs(), "signing key added");
         Ok(key.kid().to_owned())
     }

@@ -1,8 +1,10 @@
 //! Use cases: each function owns its transaction, calls the repositories and
 //! the domain, and returns a typed error that the HTTP layer maps.
 
+pub mod admin;
 pub mod audit;
 pub mod bearer;
+pub mod clients;
 pub mod hashing;
 pub mod keys;
 pub mod lockout;
@@ -12,5 +14,8 @@ pub mod refresh;
 pub mod registration;
 pub mod retention;
 pub mod revocation;
+pub mod roles;
+pub mod seed;
 pub mod sessions;
 pub mod tokens;
+pub mod users;

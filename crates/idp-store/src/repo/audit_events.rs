@@ -41,3 +41,72 @@ pub async fn delete_older_than<'e>(
         sqlx::query(DELETE_OLDER_THAN).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
     Ok(done.rows_affected())
 }
+
+/// Which events to list.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    /// Events whose actor or subject is this id.
+    pub user: Option<String>,
+    /// Events of this kind (`login.failed`, …).
+    pub event: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    version: i64,
+    occurred_at: i64,
+    event: String,
+    outcome: String,
+    actor_id: Option<String>,
+    subject_id: Option<String>,
+    client_id: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    details: String,
+}
+
+impl TryFrom<Row> for AuditEvent {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(AuditEvent {
+            id: super::parse_id("audit_events.id", &r.id)?,
+            version: r.version,
+            occurred_at: super::time(r.occurred_at),
+            kind: r.event,
+            outcome: if r.outcome == "success" {
+                idp_core::audit::Outcome::Success
+            } else {
+                idp_core::audit::Outcome::Failure
+            },
+            actor_id: r.actor_id,
+            subject_id: r.subject_id,
+            client_id: r.client_id,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            details: serde_json::from_str(&r.details).unwrap_or_default(),
+        })
+    }
+}
+
+const LIST: &str = "SELECT id, version, occurred_at, event, outcome, actor_id, subject_id, client_id, ip, \
+    user_agent, details FROM audit_events \
+    WHERE ($1 = '' OR actor_id = $1 OR subject_id = $1) AND ($2 = '' OR event = $2) \
+    ORDER BY occurred_at DESC, id DESC LIMIT $3 OFFSET $4";
+const COUNT: &str = "SELECT COUNT(*) FROM audit_events \
+    WHERE ($1 = '' OR actor_id = $1 OR subject_id = $1) AND ($2 = '' OR event = $2)";
+
+/// One page of events, newest first, and the total matching the filter.
+pub async fn list<'e, E: AnyExecutor<'e> + Copy>(
+    db: E,
+    filter: &Filter,
+    skip: i64,
+    limit: i64,
+) -> Result<(Vec<AuditEvent>, i64), StoreError> {
+    let user = filter.user.as_deref().unwrap_or_default();
+    let event = filter.event.as_deref().unwrap_or_default();
+    let rows: Vec<Row> =
+        sqlx::query_as(LIST).bind(user).bind(event).bind(limit).bind(skip).fetch_all(db).await?;
+    let (total,): (i64,) = sqlx::query_as(COUNT).bind(user).bind(event).fetch_one(db).await?;
+    Ok((rows.into_iter().map(AuditEvent::try_from).collect::<Result<_, _>>()?, total))
+}

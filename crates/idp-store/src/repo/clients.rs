@@ -104,3 +104,58 @@ pub async fn insert<'e>(db: impl AnyExecutor<'e>, client: &Client) -> Result<(),
         .await?;
     Ok(())
 }
+
+const LIST: &str = concat!("SELECT ", columns!(), " FROM oauth_clients ORDER BY created_at, id");
+
+pub async fn list<'e>(db: impl AnyExecutor<'e>) -> Result<Vec<Client>, StoreError> {
+    let rows: Vec<Row> = sqlx::query_as(LIST).fetch_all(db).await?;
+    rows.into_iter().map(Client::try_from).collect()
+}
+
+const UPDATE: &str = "UPDATE oauth_clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4, \
+    grant_types = $5, scopes = $6, first_party = $7, access_token_ttl_secs = $8, refresh_token_ttl_secs = $9, \
+    updated_at = $10 WHERE id = $1";
+
+/// Writes everything but the type and the secret.
+pub async fn update<'e>(db: impl AnyExecutor<'e>, client: &Client) -> Result<bool, StoreError> {
+    let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+    let done = sqlx::query(UPDATE)
+        .bind(client.id.as_str())
+        .bind(&client.name)
+        .bind(to_json_list(&client.redirect_uris))
+        .bind(to_json_list(&client.post_logout_redirect_uris))
+        .bind(to_json_list(&grants))
+        .bind(to_json_list(&client.scopes))
+        .bind(i64::from(client.first_party))
+        .bind(client.access_token_ttl.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+        .bind(client.refresh_token_ttl.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+        .bind(client.updated_at.as_secs())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+const SET_SECRET: &str = "UPDATE oauth_clients SET secret_hash = $2, updated_at = $3 WHERE id = $1";
+
+pub async fn set_secret<'e>(
+    db: impl AnyExecutor<'e>,
+    id: &str,
+    hash: &SecretHash,
+    now: idp_core::clock::UnixTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(SET_SECRET)
+        .bind(id)
+        .bind(hash.as_str())
+        .bind(now.as_secs())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+const DELETE: &str = "DELETE FROM oauth_clients WHERE id = $1";
+
+/// Deletes the client; its sessions, codes and consents go with it.
+pub async fn delete<'e>(db: impl AnyExecutor<'e>, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query(DELETE).bind(id).execute(db).await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -5,6 +5,7 @@
 pub mod audit_events;
 pub mod clients;
 pub mod login_failures;
+pub mod permissions;
 pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;

@@ -221,3 +221,19 @@ pub async fn count<'e>(db: impl AnyExecutor<'e>) -> Result<i64, StoreError> {
     let (n,): (i64,) = sqlx::query_as(COUNT).fetch_one(db).await?;
     Ok(n)
 }
+
+const LIST_FOR_USER: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 200"
+);
+
+/// The user's most recent sessions, live and ended (for admins).
+pub async fn list_for_user<'e>(
+    db: impl AnyExecutor<'e>,
+    user_id: UserId,
+) -> Result<Vec<Session>, StoreError> {
+    let rows: Vec<Row> =
+        sqlx::query_as(LIST_FOR_USER).bind(user_id.to_string()).fetch_all(db).await?;
+    rows.into_iter().map(Session::try_from).collect()
+}

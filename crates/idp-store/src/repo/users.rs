@@ -147,3 +147,122 @@ pub async fn add_role_by_name<'e>(
     let done = sqlx::query(ADD_ROLE_BY_NAME).bind(id.to_string()).bind(role).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A page of users, newest first, optionally filtered by a username
+/// substring (case-insensitive).
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub skip: i64,
+    pub limit: i64,
+}
+
+/// `%`, `_` and `\` match literally in the search.
+fn like_pattern(needle: &str) -> String {
+    let escaped: String = needle
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("%{escaped}%")
+}
+
+const LIST: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM users WHERE ($1 = '' OR lower(username) LIKE $2 ESCAPE '\\') \
+     ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+);
+const COUNT: &str =
+    "SELECT COUNT(*) FROM users WHERE ($1 = '' OR lower(username) LIKE $2 ESCAPE '\\')";
+
+/// One page of users and the total matching the filter.
+pub async fn list<'e, E: AnyExecutor<'e> + Copy>(
+    db: E,
+    username_contains: Option<&str>,
+    page: Page,
+) -> Result<(Vec<User>, i64), StoreError> {
+    let needle = username_contains.unwrap_or_default();
+    let pattern = like_pattern(needle);
+    let rows: Vec<Row> = sqlx::query_as(LIST)
+        .bind(needle)
+        .bind(&pattern)
+        .bind(page.limit)
+        .bind(page.skip)
+        .fetch_all(db)
+        .await?;
+    let (total,): (i64,) = sqlx::query_as(COUNT).bind(needle).bind(&pattern).fetch_one(db).await?;
+    Ok((rows.into_iter().map(User::try_from).collect::<Result<_, _>>()?, total))
+}
+
+const UPDATE_PROFILE: &str =
+    "UPDATE users SET name = $2, email = $3, disabled_at = $4, updated_at = $5 WHERE id = $1";
+
+/// Writes name, email and the disabled instant; a taken email is a
+/// [`StoreError::UniqueViolation`] on [`EMAIL_INDEX`].
+pub async fn update_profile<'e>(
+    db: impl AnyExecutor<'e>,
+    user: &User,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(UPDATE_PROFILE)
+        .bind(user.id.to_string())
+        .bind(user.name.as_deref())
+        .bind(&user.email)
+        .bind(user.disabled_at.map(UnixTime::as_secs))
+        .bind(now.as_secs())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+const SET_PASSWORD: &str =
+    "UPDATE users SET password_hash = $2, tokens_valid_after = $3, updated_at = $3 WHERE id = $1";
+
+/// A new password: also refuses, from now on, every access token issued
+/// before `now` (belt and braces next to ending the sessions).
+pub async fn set_password<'e>(
+    db: impl AnyExecutor<'e>,
+    id: UserId,
+    hash: &str,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(SET_PASSWORD)
+        .bind(id.to_string())
+        .bind(hash)
+        .bind(now.as_secs())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+const INVALIDATE_TOKENS: &str =
+    "UPDATE users SET tokens_valid_after = $2, updated_at = $2 WHERE id = $1";
+
+/// Refuses every access token of the user issued before `now`.
+pub async fn invalidate_tokens<'e>(
+    db: impl AnyExecutor<'e>,
+    id: UserId,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    sqlx::query(INVALIDATE_TOKENS).bind(id.to_string()).bind(now.as_secs()).execute(db).await?;
+    Ok(())
+}
+
+const DELETE: &str = "DELETE FROM users WHERE id = $1";
+
+/// Deletes the user; sessions, tokens, codes and role links go with it.
+pub async fn delete<'e>(db: impl AnyExecutor<'e>, id: UserId) -> Result<bool, StoreError> {
+    let done = sqlx::query(DELETE).bind(id.to_string()).execute(db).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+const CLEAR_ROLES: &str = "DELETE FROM user_roles WHERE user_id = $1";
+
+/// Removes every role of the user (before setting a new list).
+pub async fn clear_roles<'e>(db: impl AnyExecutor<'e>, id: UserId) -> Result<(), StoreError> {
+    sqlx::query(CLEAR_ROLES).bind(id.to_string()).execute(db).await?;
+    Ok(())
+}

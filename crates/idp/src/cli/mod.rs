@@ -1,8 +1,13 @@
 //! The subcommands of `idp`, one module each.
 
+mod client;
+mod common;
 mod keys;
 mod migrate;
+mod role;
+mod seed;
 mod serve;
+mod user;
 
 use std::path::PathBuf;
 
@@ -36,28 +41,20 @@ enum Command {
     /// Apply or inspect database migrations.
     #[command(subcommand)]
     Migrate(migrate::Command),
-    /// Seed roles, permissions and the admin user (not available yet).
-    #[command(disable_help_flag = true)]
-    Seed(NotYet),
-    /// Manage users (not available yet).
-    #[command(disable_help_flag = true)]
-    User(NotYet),
-    /// Manage roles and permissions (not available yet).
-    #[command(disable_help_flag = true)]
-    Role(NotYet),
-    /// Manage OAuth clients (not available yet).
-    #[command(disable_help_flag = true)]
-    Client(NotYet),
+    /// Seed the roles, permissions and admin user (idempotent).
+    Seed(seed::Args),
+    /// Manage users.
+    #[command(subcommand)]
+    User(user::Command),
+    /// Manage roles and permissions.
+    #[command(subcommand)]
+    Role(role::Command),
+    /// Manage OAuth clients (and the original's oauth_client.json).
+    #[command(subcommand)]
+    Client(client::Command),
     /// List and rotate signing keys.
     #[command(subcommand)]
     Keys(keys::Command),
-}
-
-/// Arguments of a command that this version does not implement yet.
-#[derive(Debug, clap::Args)]
-struct NotYet {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    _args: Vec<String>,
 }
 
 /// A command failed: what to print and which exit code to return.
@@ -87,14 +84,20 @@ impl From<ConfigError> for Failure {
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let settings = Settings::load(cli.config.as_deref())?;
-    idp_server::telemetry::init(settings.log_format, &settings.log_filter);
+    // Management commands print what they did; their log lines (audit
+    // events, key generation) would only repeat it, unless asked for.
+    let quiet = !matches!(cli.command, Command::Serve(_)) && std::env::var_os("RUST_LOG").is_none();
+    idp_server::telemetry::init(
+        settings.log_format,
+        if quiet { "warn" } else { &settings.log_filter },
+    );
     match cli.command {
         Command::Serve(args) => serve::run(settings, args).await,
         Command::Migrate(command) => migrate::run(settings, command).await,
-        Command::Seed(_) => not_yet("seed"),
-        Command::User(_) => not_yet("user"),
-        Command::Role(_) => not_yet("role"),
-        Command::Client(_) => not_yet("client"),
+        Command::Seed(args) => seed::run(settings, args).await,
+        Command::User(command) => user::run(settings, command).await,
+        Command::Role(command) => role::run(settings, command).await,
+        Command::Client(command) => client::run(settings, command).await,
         Command::Keys(command) => keys::run(settings, command).await,
     }
 }
@@ -104,10 +107,6 @@ async fn open_db(settings: &Settings) -> Result<idp_store::Db, Failure> {
     idp_store::Db::connect(&settings.database_url, &settings.pool_settings())
         .await
         .map_err(|e| Failure::failed(format!("cannot open the database: {e}")))
-}
-
-fn not_yet(command: &str) -> Result<(), Failure> {
-    Err(Failure::usage(format!("`idp {command}` is not available yet in this version")))
 }
 
 #[cfg(test)]

@@ -338,3 +338,39 @@ impl TestApp {
         self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
 }
+
+/// The admin's password in tests.
+pub const ADMIN_PASSWORD: &str = "Admin-pass-123!";
+
+impl TestApp {
+    /// Seeds roles, permissions and the `admin` user, and returns an
+    /// admin access token.
+    pub async fn admin_token(&self) -> String {
+        idp_server::service::seed::seed(
+            &self.state,
+            "admin",
+            "admin@example.com",
+            Some(idp_core::SecretString::from(ADMIN_PASSWORD)),
+        )
+        .await
+        .unwrap();
+        let response = self.password_grant("admin", ADMIN_PASSWORD).await;
+        assert_eq!(response.status(), 200, "admin login");
+        json(response).await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A JSON request with a bearer token.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+}

@@ -8,6 +8,9 @@
 mod helpers;
 
 mod abuse;
+mod account;
+mod admin;
+mod audit;
 mod cli;
 mod health;
 mod hostile_input;
@@ -19,5 +22,6 @@ mod refresh;
 mod register;
 mod retention;
 mod secrets_hygiene;
+mod seed_cli;
 mod userinfo;
 mod well_known;

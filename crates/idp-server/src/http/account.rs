@@ -1,0 +1,103 @@
+//! Self-service: `/auth/password` and `/auth/sessions`.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use idp_core::SecretString;
+use idp_core::ids::SessionId;
+use serde::{Deserialize, Serialize};
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::extract::{Json, Origin, Path};
+use super::views::SessionOut;
+use crate::service::admin::Actor;
+use crate::service::users::{self, PasswordChangeError};
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    #[schema(format = Password)]
+    pub current_password: String,
+    /// 8–128 characters, not the username or email.
+    #[schema(format = Password)]
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for ChangePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangePassword(..)")
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Detail {
+    pub detail: &'static str,
+}
+
+/// Changes the caller's password. Every session of the user ends — this
+/// one too: log in again with the new password.
+#[utoipa::path(post, path = "/auth/password", tag = "auth", security(("bearer" = [])), request_body = ChangePassword,
+    responses(
+        (status = 200, body = Detail),
+        (status = 400, description = "The current password is incorrect"),
+        (status = 401), (status = 422),
+        (status = 429, description = "Locked out after too many wrong passwords")
+    ))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Origin(origin): Origin,
+    Json(body): Json<ChangePassword>,
+) -> Result<Json<Detail>, ApiError> {
+    let actor = Actor::user(current.user.id, origin);
+    let result = users::change_own_password(
+        &state,
+        &actor,
+        &current.user,
+        SecretString::from(body.current_password),
+        SecretString::from(body.new_password),
+    )
+    .await;
+    match result {
+        Ok(()) => {
+            Ok(Json(Detail { detail: "Password changed. Every session has ended; log in again." }))
+        }
+        Err(PasswordChangeError::WrongCurrentPassword) => {
+            Err(ApiError::bad_request("The current password is incorrect."))
+        }
+        Err(e @ PasswordChangeError::Locked { retry_after_secs }) => {
+            Err(ApiError::TooManyRequests { retry_after_secs, detail: e.to_string().into() })
+        }
+        Err(PasswordChangeError::Manage(e)) => Err(e.into()),
+    }
+}
+
+/// The caller's live sessions (devices), newest first.
+#[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = [SessionOut]), (status = 401)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let sessions = users::sessions_of(&state, current.user.id, true).await?;
+    let body: Vec<SessionOut> =
+        sessions.iter().map(|s| SessionOut::of(s, current.access.session_id)).collect();
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Ends one of the caller's sessions; another user's session id is 404.
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 204), (status = 401), (status = 404)))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Origin(origin): Origin,
+    Path(id): Path<SessionId>,
+) -> Result<StatusCode, ApiError> {
+    users::end_session(&state, &Actor::user(current.user.id, origin), current.user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,251 @@
+//! RBAC and the admin API.
+
+#[allow(unused_imports)]
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+engine_test!(
+    async fn a_granted_permission_works_with_the_next_token_and_the_old_one_dies_at_once(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        let alice = app.create_user("alice").await;
+        let before = app.login("alice").await;
+
+        // No permission yet.
+        let denied = app.call(Method::GET, "/admin/users", &before.access_token, None).await;
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+        assert_eq!(denied.headers()["content-type"], "application/problem+json");
+        assert_eq!(json(denied).await["detail"], "This requires the permission users:read.");
+
+        // The admin creates a role with users:read and gives it to alice.
+        let role = app.call(Method::POST, "/admin/roles", &admin, Some(json!({"name": "Support"}))).await;
+        assert_eq!(role.status(), StatusCode::CREATED);
+        let role = json(role).await;
+        let granted = app
+            .call(Method::PUT, &format!("/admin/roles/{}/permissions", role["id"].as_str().unwrap()), &admin,
+                Some(json!({"permissions": ["users:read"]})))
+            .await;
+        assert_eq!(json(granted).await["permissions"], json!(["users:read"]));
+        let assigned = app
+            .call(Method::PUT, &format!("/admin/users/{}/roles", alice["id"].as_str().unwrap()), &admin,
+                Some(json!({"roles": ["User", "Support"]})))
+            .await;
+        assert_eq!(assigned.status(), StatusCode::OK);
+        assert_eq!(json(assigned).await["roles"], json!(["Support", "User"]));
+
+        // The token from before the change is refused at once, and its
+        // refresh token is dead.
+        assert_eq!(app.get_bearer("/auth/me", &before.access_token).await.status(), StatusCode::UNAUTHORIZED);
+        let refresh = app.refresh(&before.refresh_token).await;
+        assert_eq!(json(refresh).await["error"], "invalid_grant");
+
+        // The next token carries the role and is allowed in.
+        let after = app.login("alice").await;
+        let listed = app.call(Method::GET, "/admin/users", &after.access_token, None).await;
+        assert_eq!(listed.status(), StatusCode::OK);
+        // Still not allowed to write.
+        let write = app.call(Method::DELETE, &format!("/admin/users/{}", alice["id"].as_str().unwrap()), &after.access_token, None).await;
+        assert_eq!(write.status(), StatusCode::FORBIDDEN);
+    }
+);
+
+engine_test!(
+    async fn the_dashboard_is_for_admins_only(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        app.create_user("bob").await;
+        let bob = app.login("bob").await.access_token;
+
+        assert_eq!(app.get("/admin/dashboard").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(app.get_bearer("/admin/dashboard", &bob).await.status(), StatusCode::FORBIDDEN);
+        let ok = app.get_bearer("/admin/dashboard", &admin).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(json(ok).await["message"], "Welcome, Admin! Access granted.");
+    }
+);
+
+engine_test!(
+    async fn users_are_paged_and_searchable(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        for i in 0..7 {
+            app.create_user(&format!("member{i}")).await;
+        }
+        let page = json(app.get_bearer("/admin/users?limit=3", &admin).await).await;
+        assert_eq!(page["total"], 8);
+        assert_eq!(page["items"].as_array().unwrap().len(), 3);
+        assert_eq!(page["items"][0]["username"], "member6", "newest first");
+        let last = json(app.get_bearer("/admin/users?skip=6&limit=3", &admin).await).await;
+        assert_eq!(last["items"].as_array().unwrap().len(), 2);
+
+        let search = json(app.get_bearer("/admin/users?username=MEMBER3", &admin).await).await;
+        assert_eq!(search["total"], 1);
+        assert_eq!(search["items"][0]["username"], "member3");
+        let wildcard = json(app.get_bearer("/admin/users?username=%25", &admin).await).await;
+        assert_eq!(wildcard["total"], 0, "% is matched literally");
+
+        for bad in ["limit=0", "limit=201", "skip=-1", "limit=abc"] {
+            let response = app.get_bearer(&format!("/admin/users?{bad}"), &admin).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        }
+        let body = json(app.get_bearer("/admin/users?limit=0&skip=-1", &admin).await).await;
+        assert_eq!(body["errors"].as_array().unwrap().len(), 2, "both fields listed: {body}");
+    }
+);
+
+engine_test!(
+    async fn patching_disabling_and_deleting_users(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        let carol = app.create_user("carol").await;
+        app.create_user("dave").await;
+        let id = carol["id"].as_str().unwrap();
+        let path = format!("/admin/users/{id}");
+
+        let renamed = app.call(Method::PATCH, &path, &admin, Some(json!({"name": "Carol C.", "email": "c@example.com"}))).await;
+        assert_eq!(renamed.status(), StatusCode::OK);
+        let renamed = json(renamed).await;
+        assert_eq!(renamed["name"], "Carol C.");
+        assert_eq!(renamed["email"], "c@example.com");
+
+        let taken = app.call(Method::PATCH, &path, &admin, Some(json!({"email": "DAVE@example.com"}))).await;
+        assert_eq!(taken.status(), StatusCode::CONFLICT);
+        let invalid = app.call(Method::PATCH, &path, &admin, Some(json!({"email": "nope", "name": ""}))).await;
+        assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(json(invalid).await["errors"].as_array().unwrap().len(), 2);
+        let unknown_field = app.call(Method::PATCH, &path, &admin, Some(json!({"password_hash": "x"}))).await;
+        assert_eq!(unknown_field.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Disabling ends every session at once and stops logins.
+        let tokens = app.login("carol").await;
+        let disabled = app.call(Method::PATCH, &path, &admin, Some(json!({"disabled": true}))).await;
+        assert_eq!(json(disabled).await["disabled"], true);
+        assert_eq!(app.get_bearer("/auth/me", &tokens.access_token).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(json(app.refresh(&tokens.refresh_token).await).await["error"], "invalid_grant");
+        let login = json(app.password_grant("carol", PASSWORD).await).await;
+        assert_eq!(login["detail"], "This account is disabled");
+        app.call(Method::PATCH, &path, &admin, Some(json!({"disabled": false}))).await;
+        let tokens = app.login("carol").await;
+
+        // Deleting ends everything too.
+        assert_eq!(app.call(Method::DELETE, &path, &admin, None).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(app.get_bearer(&path, &admin).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(app.call(Method::DELETE, &path, &admin, None).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(app.get_bearer("/auth/me", &tokens.access_token).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(app.get_bearer("/admin/users/not-a-uuid", &admin).await.status(), StatusCode::NOT_FOUND);
+    }
+);
+
+engine_test!(
+    async fn roles_and_permissions_are_managed_with_clear_errors(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+
+        let permission = app.call(Method::POST, "/admin/permissions", &admin, Some(json!({"name": "reports:read", "description": "Read reports"}))).await;
+        assert_eq!(permission.status(), StatusCode::CREATED);
+        let permission = json(permission).await;
+        let duplicate = app.call(Method::POST, "/admin/permissions", &admin, Some(json!({"name": "reports:read"}))).await;
+        assert_eq!(duplicate.status(), StatusCode::CONFLICT);
+        let invalid = app.call(Method::POST, "/admin/permissions", &admin, Some(json!({"name": "Reports"}))).await;
+        assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        let role = json(app.call(Method::POST, "/admin/roles", &admin, Some(json!({"name": "Analyst"}))).await).await;
+        let role_path = format!("/admin/roles/{}", role["id"].as_str().unwrap());
+        let unknown = app.call(Method::PUT, &format!("{role_path}/permissions"), &admin, Some(json!({"permissions": ["reports:read", "nope:nope"]}))).await;
+        assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(json(unknown).await["detail"].as_str().unwrap().contains("nope:nope"));
+        app.call(Method::PUT, &format!("{role_path}/permissions"), &admin, Some(json!({"permissions": ["reports:read"]}))).await;
+        assert_eq!(json(app.get_bearer(&role_path, &admin).await).await["permissions"], json!(["reports:read"]));
+
+        let roles = json(app.get_bearer("/admin/roles", &admin).await).await;
+        let admin_role = roles.as_array().unwrap().iter().find(|r| r["name"] == "Admin").unwrap();
+        assert!(admin_role["permissions"].as_array().unwrap().contains(&json!("reports:read")), "Admin holds every permission");
+        let builtin = app.call(Method::DELETE, &format!("/admin/roles/{}", admin_role["id"].as_str().unwrap()), &admin, None).await;
+        assert_eq!(builtin.status(), StatusCode::CONFLICT);
+
+        assert_eq!(app.call(Method::DELETE, &role_path, &admin, None).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(app.get_bearer(&role_path, &admin).await.status(), StatusCode::NOT_FOUND);
+        let p_path = format!("/admin/permissions/{}", permission["id"].as_str().unwrap());
+        assert_eq!(app.get_bearer(&p_path, &admin).await.status(), StatusCode::OK);
+        assert_eq!(app.call(Method::DELETE, &p_path, &admin, None).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(app.get_bearer(&p_path, &admin).await.status(), StatusCode::NOT_FOUND);
+    }
+);
+
+engine_test!(
+    async fn clients_get_a_secret_once_and_only_their_own(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+
+        let public = app
+            .call(Method::POST, "/admin/clients", &admin, Some(json!({
+                "name": "My SPA", "client_type": "public", "redirect_uris": ["http://localhost:3000/callback"]})))
+            .await;
+        assert_eq!(public.status(), StatusCode::CREATED);
+        let public = json(public).await;
+        assert!(public.get("client_secret").is_none());
+        assert_eq!(public["grant_types"], json!(["authorization_code", "refresh_token"]));
+
+        let backend = json(app
+            .call(Method::POST, "/admin/clients", &admin, Some(json!({
+                "client_id": "reports-backend", "name": "Reports", "client_type": "confidential",
+                "grant_types": ["client_credentials"], "scopes": ["reports:read"]})))
+            .await).await;
+        let secret = backend["client_secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("cs_"));
+        let listed = json(app.get_bearer("/admin/clients", &admin).await).await;
+        assert!(!listed.to_string().contains(&secret), "secrets are shown once");
+        assert!(app.get_bearer("/admin/clients/reports-backend", &admin).await.text().await.unwrap().find("client_secret").is_none());
+
+        // The secret authenticates the client (at the revocation endpoint).
+        let revoke = |secret: String| {
+            let app = &app;
+            async move {
+                app.client.post(app.url("/auth/revoke")).basic_auth("reports-backend", Some(secret))
+                    .form(&[("token", "whatever")]).send().await.unwrap().status()
+            }
+        };
+        assert_eq!(revoke(secret.clone()).await, StatusCode::OK);
+        assert_eq!(revoke("cs_wrong".into()).await, StatusCode::UNAUTHORIZED);
+        let reset = json(app.call(Method::POST, "/admin/clients/reports-backend/secret", &admin, None).await).await;
+        let new_secret = reset["client_secret"].as_str().unwrap().to_owned();
+        assert_eq!(revoke(secret).await, StatusCode::UNAUTHORIZED, "the old secret stopped working");
+        assert_eq!(revoke(new_secret).await, StatusCode::OK);
+
+        let dup = app.call(Method::POST, "/admin/clients", &admin, Some(json!({"client_id": "reports-backend", "name": "x", "client_type": "confidential", "grant_types": ["client_credentials"]}))).await;
+        assert_eq!(dup.status(), StatusCode::CONFLICT);
+        let bad = app.call(Method::POST, "/admin/clients", &admin, Some(json!({"name": "", "client_type": "public", "redirect_uris": ["javascript:alert(1)"], "grant_types": ["client_credentials", "magic"]}))).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let bad = app.call(Method::POST, "/admin/clients", &admin, Some(json!({"name": "", "client_type": "public", "redirect_uris": ["javascript:alert(1)"], "grant_types": ["client_credentials"]}))).await;
+        let fields: Vec<String> = json(bad).await["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(fields, ["name", "redirect_uris", "grant_types"]);
+
+        let path = format!("/admin/clients/{}", public["client_id"].as_str().unwrap());
+        let patched = json(app.call(Method::PATCH, &path, &admin, Some(json!({"redirect_uris": ["https://app.example.com/cb"]}))).await).await;
+        assert_eq!(patched["redirect_uris"], json!(["https://app.example.com/cb"]));
+        assert_eq!(app.call(Method::DELETE, "/admin/clients/idp-first-party", &admin, None).await.status(), StatusCode::CONFLICT);
+        assert_eq!(app.call(Method::DELETE, &path, &admin, None).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(app.get_bearer(&path, &admin).await.status(), StatusCode::NOT_FOUND);
+    }
+);
+
+engine_test!(
+    async fn admins_see_and_end_a_users_sessions(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        let erin = app.create_user("erin").await;
+        let laptop = app.login("erin").await;
+        let phone = app.login("erin").await;
+        let path = format!("/admin/users/{}/sessions", erin["id"].as_str().unwrap());
+        let sessions = json(app.get_bearer(&path, &admin).await).await;
+        assert_eq!(sessions.as_array().unwrap().len(), 2);
+        let phone_sid = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(&phone.access_token).unwrap().claims["sid"].clone();
+        let ended = app.call(Method::DELETE, &format!("{path}/{}", phone_sid.as_str().unwrap()), &admin, None).await;
+        assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+        assert_eq!(app.get_bearer("/auth/me", &phone.access_token).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(app.get_bearer("/auth/me", &laptop.access_token).await.status(), StatusCode::OK);
+        let sessions = json(app.get_bearer(&path, &admin).await).await;
+        assert_eq!(sessions.as_array().unwrap().iter().filter(|s| s["ended_at"].is_string()).count(), 1);
+    }
+);
