@@ -31,7 +31,7 @@ pub struct Me {
 
 /// The current user, with roles and permissions.
 #[utoipa::path(
-    get,
+    method(get, post),
     path = "/auth/me",
     tag = "auth",
     security(("bearer" = [])),
@@ -73,7 +73,7 @@ pub struct UserInfo {
 /// Claims about the user, by scope: `profile` → name, preferred_username;
 /// `email` → email, email_verified; `roles` → roles. Needs scope `openid`.
 #[utoipa::path(
-    get,
+    method(get, post),
     path = "/auth/userinfo",
     tag = "oidc",
     security(("bearer" = [])),

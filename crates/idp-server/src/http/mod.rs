@@ -13,6 +13,7 @@ mod health;
 mod layers;
 mod me;
 pub mod oauth_error;
+pub mod openapi;
 mod register;
 mod revoke;
 mod token;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/openid-configuration", get(well_known::openid_configuration))
         .route("/.well-known/jwks.json", get(well_known::jwks))
         .merge(admin::routes())
+        .merge(openapi::routes())
         .merge(browser::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -102,3 +102,26 @@ engine_test!(
         assert_eq!(jsonwebtoken::decode_header(&token).unwrap().alg, jsonwebtoken::Algorithm::ES256);
     }
 );
+
+engine_test!(
+    async fn the_openapi_document_and_swagger_ui_are_served_locally(engine) {
+        let app = TestApp::spawn(engine).await;
+        let doc = app.get("/openapi.json").await;
+        assert_eq!(doc.status(), StatusCode::OK);
+        let doc = json(doc).await;
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        insta::assert_json_snapshot!("openapi", doc);
+
+        let ui = app.get("/docs/").await;
+        assert_eq!(ui.status(), StatusCode::OK);
+        let csp = ui.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let html = ui.text().await.unwrap();
+        assert!(!html.contains("https://"), "no external assets in the page");
+        // The page's own scripts and styles come from this server.
+        for asset in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/swagger-initializer.js"] {
+            let response = app.get(asset).await;
+            assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        }
+    }
+);

@@ -1,12 +1,12 @@
 //! `/admin/*`: the administration REST API. Every route names the
 //! permission (or role) it needs in its handler's signature.
 
-mod audit;
-mod clients;
-mod dashboard;
-mod permissions;
-mod roles;
-mod users;
+pub(super) mod audit;
+pub(super) mod clients;
+pub(super) mod dashboard;
+pub(super) mod permissions;
+pub(super) mod roles;
+pub(super) mod users;
 
 use axum::Router;
 use axum::routing::{get, post, put};
