@@ -168,7 +168,9 @@ async fn build_state(
     );
     let discovery = Discovery::new(&settings.issuer, settings.algorithm).to_bytes();
     let metrics = Metrics::new();
+    let csrf = idp_core::csrf::CsrfKey::derive(settings.secret_key()?);
     Ok(AppState::new(Inner {
+        csrf,
         settings,
         db,
         clock,

@@ -29,6 +29,8 @@ pub struct Inner {
     /// The discovery document, serialized once.
     pub discovery: Bytes,
     pub metrics: Metrics,
+    /// Keys the CSRF tokens of the login and consent forms.
+    pub csrf: idp_core::csrf::CsrfKey,
 }
 
 impl AppState {

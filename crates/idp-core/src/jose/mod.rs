@@ -22,4 +22,6 @@ pub use jwk::{Jwk, JwkSet};
 pub use keys::SigningKey;
 pub use seal::KeyEncryptionKey;
 pub use token_hash::left_half_hash;
-pub use verify::{Expectations, VerifyError, VerifyingKey, verify, verify_signature_only};
+pub use verify::{
+    ANY_AUDIENCE, Expectations, VerifyError, VerifyingKey, verify, verify_signature_only,
+};

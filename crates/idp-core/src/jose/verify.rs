@@ -123,13 +123,17 @@ fn signature_only_validation(alg: Algorithm) -> Validation {
     validation
 }
 
+/// In [`Expectations::audiences`]: accept whatever `aud` the token has.
+pub const ANY_AUDIENCE: &str = "*";
+
 /// What a token must say to be accepted by [`verify`].
 #[derive(Clone, Copy, Debug)]
 pub struct Expectations<'a> {
     /// `iss` must equal this exactly.
     pub issuer: &'a str,
     /// `aud` (a string or an array) must contain at least one of these; an
-    /// empty list accepts no token.
+    /// empty list accepts no token, [`ANY_AUDIENCE`] accepts any present
+    /// `aud` (introspection answers for every audience we issue to).
     pub audiences: &'a [&'a str],
     /// The header `typ`, e.g. `at+jwt`, compared case-insensitively and also
     /// accepted with an `application/` prefix (RFC 7515 §4.1.9, RFC 9068 §4).
@@ -289,6 +293,9 @@ enum Audience {
 
 impl Audience {
     fn contains_any(&self, accepted: &[&str]) -> bool {
+        if accepted.contains(&ANY_AUDIENCE) {
+            return true;
+        }
         match self {
             Self::One(aud) => accepted.contains(&aud.as_str()),
             Self::Many(auds) => auds.iter().any(|aud| accepted.contains(&aud.as_str())),

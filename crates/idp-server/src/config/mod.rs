@@ -100,6 +100,8 @@ pub struct Settings {
     pub admin_username: String,
     pub admin_email: String,
     pub admin_password: Option<SecretString>,
+    /// PKCE for confidential clients too (public clients always need it).
+    pub require_pkce_for_confidential_clients: bool,
 }
 
 impl Settings {
@@ -215,6 +217,8 @@ impl Settings {
             admin_password: source
                 .secret("ADMIN_PASSWORD")
                 .map(|p| SecretString::from(p.to_owned())),
+            require_pkce_for_confidential_clients: source
+                .flag("REQUIRE_PKCE_FOR_CONFIDENTIAL_CLIENTS", true)?,
         })
     }
 

@@ -52,6 +52,7 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "ADMIN_USERNAME",
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
+    "REQUIRE_PKCE_FOR_CONFIDENTIAL_CLIENTS",
 ];
 
 /// Raw setting values by upper-case name, already merged by precedence.

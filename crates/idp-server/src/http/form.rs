@@ -27,6 +27,12 @@ impl FormFields {
         self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// Every parameter, for requests that are not OAuth token requests
+    /// (the authorization endpoint's query string and forms).
+    pub fn as_map(&self) -> &HashMap<String, String> {
+        &self.0
+    }
+
     pub fn required(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name)
             .ok_or_else(|| OAuthError::invalid_request(format!("Missing parameter: {name}")))

@@ -4,13 +4,14 @@ mod account;
 mod admin;
 mod auth;
 pub mod authz;
-mod browser;
+pub mod browser;
 mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod form;
 mod health;
-mod layers;
+mod introspect;
+pub mod layers;
 mod me;
 pub mod oauth_error;
 pub mod openapi;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/token", post(token::token).route_layer(limited(Bucket::Token)))
         .route("/auth/token/refresh", post(token::refresh).route_layer(limited(Bucket::Token)))
         .route("/auth/revoke", post(revoke::revoke))
+        .route("/auth/introspect", post(introspect::introspect))
         .route("/auth/me", get(me::me).post(me::me))
         .route("/auth/userinfo", get(me::userinfo).post(me::userinfo))
         .route(
@@ -70,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(well_known::jwks))
         .merge(admin::routes())
         .merge(openapi::routes())
-        .merge(browser::routes())
+        .merge(browser::routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(layers::BODY_LIMIT_BYTES))

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{account, admin, health, me, register, revoke, token, well_known};
+use super::{account, admin, browser, health, introspect, me, register, revoke, token, well_known};
 use crate::state::AppState;
 
 #[derive(Debug, OpenApi)]
@@ -28,6 +28,9 @@ use crate::state::AppState;
         token::token,
         token::refresh,
         revoke::revoke,
+        introspect::introspect,
+        browser::authorize::authorize,
+        browser::logout::logout_get,
         me::me,
         me::userinfo,
         account::change_password,
@@ -81,7 +84,9 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
         );
     }
 }
@@ -113,6 +118,9 @@ mod tests {
             "/auth/token",
             "/auth/token/refresh",
             "/auth/revoke",
+            "/auth/introspect",
+            "/auth/authorize",
+            "/auth/logout",
             "/auth/me",
             "/auth/userinfo",
             "/auth/password",
@@ -135,8 +143,13 @@ mod tests {
             "/readyz",
             "/metrics",
         ] {
-            assert!(paths.iter().any(|p| p.as_str() == expected), "{expected} is missing from the OpenAPI document");
+            assert!(
+                paths.iter().any(|p| p.as_str() == expected),
+                "{expected} is missing from the OpenAPI document"
+            );
         }
-        assert!(serde_json::to_value(&doc).unwrap()["openapi"].as_str().unwrap().starts_with("3.1"));
+        assert!(
+            serde_json::to_value(&doc).unwrap()["openapi"].as_str().unwrap().starts_with("3.1")
+        );
     }
 }

@@ -34,6 +34,9 @@ pub struct Discovery {
     pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub code_challenge_methods_supported: Vec<&'static str>,
+    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 9207: authorization responses carry `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
     pub claims_supported: Vec<&'static str>,
     pub claims_parameter_supported: bool,
     pub request_parameter_supported: bool,
@@ -47,22 +50,32 @@ impl Discovery {
         let url = |path: &str| format!("{issuer}{path}");
         Self {
             issuer: issuer.to_owned(),
-            authorization_endpoint: None,
+            authorization_endpoint: Some(url("/auth/authorize")),
             token_endpoint: url("/auth/token"),
             userinfo_endpoint: url("/auth/userinfo"),
             jwks_uri: url("/.well-known/jwks.json"),
             revocation_endpoint: url("/auth/revoke"),
-            introspection_endpoint: None,
-            end_session_endpoint: None,
+            introspection_endpoint: Some(url("/auth/introspect")),
+            end_session_endpoint: Some(url("/auth/logout")),
             scopes_supported: idp_core::scope::SUPPORTED.to_vec(),
-            response_types_supported: Vec::new(),
+            response_types_supported: vec!["code"],
             response_modes_supported: vec!["query"],
-            grant_types_supported: vec!["password", "refresh_token"],
+            grant_types_supported: vec![
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "password",
+            ],
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: vec![alg.as_str()],
             token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
             revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
-            code_challenge_methods_supported: Vec::new(),
+            code_challenge_methods_supported: vec!["S256"],
+            introspection_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            authorization_response_iss_parameter_supported: true,
             claims_supported: vec![
                 "sub",
                 "iss",

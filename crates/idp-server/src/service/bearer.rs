@@ -71,9 +71,28 @@ impl BearerVerifier {
     /// query — that the session is live and the `jti` not revoked.
     pub async fn verify(&self, token: &str, now: UnixTime) -> Result<VerifiedAccess, BearerError> {
         let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
+        self.verify_for(token, now, &audiences).await
+    }
+
+    /// [`Self::verify`] for whatever audience the token names: introspection
+    /// answers for resource servers other than this one.
+    pub async fn verify_any_audience(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<VerifiedAccess, BearerError> {
+        self.verify_for(token, now, &[jose::ANY_AUDIENCE]).await
+    }
+
+    async fn verify_for(
+        &self,
+        token: &str,
+        now: UnixTime,
+        audiences: &[&str],
+    ) -> Result<VerifiedAccess, BearerError> {
         let expect = Expectations {
             issuer: &self.issuer,
-            audiences: &audiences,
+            audiences,
             typ: ACCESS_TOKEN_TYP,
             now,
             leeway: self.leeway,

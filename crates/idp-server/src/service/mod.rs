@@ -3,7 +3,9 @@
 
 pub mod admin;
 pub mod audit;
+pub mod authorization;
 pub mod bearer;
+pub mod browser;
 pub mod clients;
 pub mod hashing;
 pub mod keys;

@@ -3,7 +3,10 @@
 //! `&mut *tx` inside a use case's transaction.
 
 pub mod audit_events;
+pub mod authorization_codes;
+pub mod browser_sessions;
 pub mod clients;
+pub mod consents;
 pub mod login_failures;
 pub mod permissions;
 pub mod rate_limits;

@@ -237,3 +237,15 @@ pub async fn list_for_user<'e>(
         sqlx::query_as(LIST_FOR_USER).bind(user_id.to_string()).fetch_all(db).await?;
     rows.into_iter().map(Session::try_from).collect()
 }
+
+const FOR_BROWSER_SESSION: &str = "SELECT id FROM sessions WHERE browser_session_id = $1";
+
+/// The sessions (refresh families) issued from one browser login.
+pub async fn for_browser_session<'e>(
+    db: impl AnyExecutor<'e>,
+    browser_session: idp_core::ids::BrowserSessionId,
+) -> Result<Vec<SessionId>, StoreError> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as(FOR_BROWSER_SESSION).bind(browser_session.to_string()).fetch_all(db).await?;
+    rows.iter().map(|(id,)| parse_id("sessions.id", id)).collect()
+}

@@ -374,3 +374,151 @@ impl TestApp {
         request.send().await.unwrap()
     }
 }
+
+/// A PKCE pair (RFC 7636 Appendix B).
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const REDIRECT_URI: &str = "https://app.example.com/callback";
+
+impl TestApp {
+    /// Registers a client through the service layer (as `idp client create`
+    /// does); returns its secret for confidential clients.
+    pub async fn create_client(
+        &self,
+        spec: idp_server::service::clients::ClientSpec,
+    ) -> Option<String> {
+        let (_, secret) = idp_server::service::clients::create(
+            &self.state,
+            &idp_server::service::admin::Actor::cli(),
+            spec,
+        )
+        .await
+        .unwrap();
+        secret.map(|s| s.into_string())
+    }
+
+    /// A public SPA client `spa` redirecting to [`REDIRECT_URI`].
+    pub async fn create_spa(&self, first_party: bool) {
+        use idp_core::client::{ClientType, GrantType};
+        self.create_client(idp_server::service::clients::ClientSpec {
+            id: Some("spa".into()),
+            name: "The SPA".into(),
+            client_type: ClientType::Public,
+            redirect_uris: vec![REDIRECT_URI.into(), "http://127.0.0.1/native".into()],
+            post_logout_redirect_uris: vec!["https://app.example.com/bye".into()],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: vec![
+                "openid".into(),
+                "profile".into(),
+                "email".into(),
+                "roles".into(),
+                "offline_access".into(),
+            ],
+            first_party,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+        })
+        .await;
+    }
+
+    /// A browser: keeps cookies, does not follow redirects.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// An authorization URL for `spa` with PKCE, state and nonce, plus extras.
+    pub fn authorize_url(&self, extra: &[(&str, &str)]) -> String {
+        let mut params: Vec<(&str, &str)> = vec![
+            ("client_id", "spa"),
+            ("redirect_uri", REDIRECT_URI),
+            ("response_type", "code"),
+            ("scope", "openid profile email offline_access"),
+            ("state", "st-123"),
+            ("nonce", "n-456"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        for (k, v) in extra {
+            params.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                params.push((k, v));
+            }
+        }
+        let query: String =
+            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        self.url(&format!("/auth/authorize?{query}"))
+    }
+
+    /// Logs in through the login page; returns the redirect to the client
+    /// (after consent, if `consent` says to allow).
+    pub async fn browser_login(
+        &self,
+        browser: &reqwest::Client,
+        authorize_url: &str,
+        username: &str,
+    ) -> reqwest::Response {
+        let page = browser.get(authorize_url).send().await.unwrap();
+        if page.status() == 302 {
+            // Already signed in: straight back to the client.
+            return page;
+        }
+        assert_eq!(page.status(), 200, "login page");
+        let html = page.text().await.unwrap();
+        let mut form = hidden_fields(&html);
+        form.push(("username".into(), username.into()));
+        form.push(("password".into(), PASSWORD.into()));
+        let posted = browser.post(self.url("/auth/authorize")).form(&form).send().await.unwrap();
+        assert_eq!(posted.status(), 303, "login accepted");
+        let next = posted.headers()["location"].to_str().unwrap().to_owned();
+        browser.get(self.url(&next)).send().await.unwrap()
+    }
+
+    /// Exchanges a code for tokens as the public client `spa`.
+    pub async fn exchange(&self, code: &str, verifier: &str) -> reqwest::Response {
+        self.post_form(
+            "/auth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT_URI),
+                ("client_id", "spa"),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+}
+
+/// The `name`/`value` of every hidden input of a page.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = rest.split("name=\"").nth(1)?.split('"').next()?;
+            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+            Some((name.to_owned(), unescape(value)))
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The query parameters of a `Location` header.
+pub fn location_params(
+    response: &reqwest::Response,
+) -> (String, std::collections::HashMap<String, String>) {
+    let location = response.headers()["location"].to_str().unwrap();
+    let url = url::Url::parse(location).unwrap();
+    let base = format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path());
+    (base, url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+}

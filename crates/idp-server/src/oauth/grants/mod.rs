@@ -1,6 +1,8 @@
 //! The token endpoint's grants, one module each. Adding a grant is a new
 //! module and one arm in [`dispatch`]; the others do not change.
 
+mod authorization_code;
+mod client_credentials;
 mod password;
 mod refresh_token;
 
@@ -38,6 +40,8 @@ pub async fn dispatch(
     request: TokenRequest<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     match grant_type {
+        "authorization_code" => authorization_code::grant(state, request).await,
+        "client_credentials" => client_credentials::grant(state, request).await,
         "password" => password::grant(state, request).await,
         "refresh_token" => refresh_token::grant(state, request).await,
         other => Err(OAuthError::new(

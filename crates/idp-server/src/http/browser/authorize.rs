@@ -1,0 +1,427 @@
+//! `/auth/authorize`: the authorization endpoint (RFC 6749 §4.1.1, OIDC
+//! Core §3.1.2), its login form (POST), and the consent form.
+
+// The helpers here fail with the page to send; a response is large, but it
+// is built once per failed request, and boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use idp_core::scope::Scope;
+use idp_store::repo::browser_sessions::BrowserSession;
+use idp_store::repo::{clients, consents};
+
+use super::html::{cookie, error_page, redirect, set_cookie};
+use super::pages::{self, LoginNotice};
+use crate::http::extract::Origin;
+use crate::http::form::FormFields;
+use crate::oauth::authorize::{self, AuthorizationRequest, Policy, Prompt, Rejection, Validated};
+use crate::service::browser;
+use crate::service::login::{self, LoginError};
+use crate::state::AppState;
+
+/// The browser's CSRF cookie: a random value the form tokens are bound to.
+const CSRF_COOKIE: &str = "idp_csrf";
+
+type Page = Response;
+
+/// Parses the query string or form body strictly: a parameter given twice
+/// is an error (RFC 6749 §3.1), shown as a page.
+fn parse(bytes: &[u8]) -> Result<FormFields, Page> {
+    FormFields::from_urlencoded(bytes)
+        .map_err(|e| error_page(StatusCode::BAD_REQUEST, &e.description))
+}
+
+/// Runs the checks; a failure is an error page (before the redirect URI is
+/// trusted) or a redirect back to the client with `error` and `state`.
+async fn validate(state: &AppState, request: &AuthorizationRequest) -> Result<Validated, Page> {
+    let client = match request.client_id.as_deref() {
+        Some(id) if id.len() <= 255 => {
+            clients::find(state.db.pool(), id).await.map_err(internal)?
+        }
+        _ => None,
+    };
+    let policy = Policy {
+        require_pkce_for_confidential: state.settings.require_pkce_for_confidential_clients,
+    };
+    authorize::validate(request, client, policy).map_err(|(rejection, back)| {
+        match (rejection, back) {
+            (Rejection::Page(message), _)
+            | (Rejection::Redirect { description: message, .. }, None) => {
+                error_page(StatusCode::BAD_REQUEST, &message)
+            }
+            (Rejection::Redirect { error, description }, Some((uri, state_param))) => {
+                error_redirect(
+                    state,
+                    &uri,
+                    error,
+                    &description,
+                    state_param.as_deref(),
+                    StatusCode::FOUND,
+                )
+            }
+        }
+    })
+}
+
+fn internal(err: idp_store::StoreError) -> Page {
+    tracing::error!(error = %err, "authorization endpoint failed");
+    let status = if err.is_unavailable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    error_page(status, "The server could not complete the request. Please try again.")
+}
+
+/// `redirect_uri` with the response parameters added, and `iss` (RFC 9207)
+/// so the client can tell which server answered.
+fn client_location(state: &AppState, redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut query = url.query_pairs_mut();
+                for (k, v) in params {
+                    query.append_pair(k, v);
+                }
+                query.append_pair("iss", &state.settings.issuer);
+            }
+            url.to_string()
+        }
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+fn error_redirect(
+    state: &AppState,
+    redirect_uri: &str,
+    error: &str,
+    description: &str,
+    state_param: Option<&str>,
+    status: StatusCode,
+) -> Page {
+    let mut params = vec![("error", error), ("error_description", description)];
+    if let Some(s) = state_param {
+        params.push(("state", s));
+    }
+    redirect(status, &client_location(state, redirect_uri, &params))
+}
+
+/// `/auth/authorize?…` for a request (the continuation after a form).
+fn continuation(request: &AuthorizationRequest) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in request.pairs() {
+        query.append_pair(k, v);
+    }
+    format!("/auth/authorize?{}", query.finish())
+}
+
+fn secure_attr(state: &AppState) -> &'static str {
+    if state.settings.issuer.starts_with("https://") { "; Secure" } else { "" }
+}
+
+/// The browser's CSRF value, and the cookie to set when it had none.
+fn csrf_value(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    match cookie(headers, CSRF_COOKIE).filter(|v| (16..=64).contains(&v.len())) {
+        Some(value) => (value.to_owned(), None),
+        None => {
+            let value = idp_core::random::token::<24>();
+            let set = format!(
+                "{CSRF_COOKIE}={value}; Path=/auth; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+                secure_attr(state)
+            );
+            (value, Some(set))
+        }
+    }
+}
+
+fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    v: &Validated,
+    request: &AuthorizationRequest,
+    notice: LoginNotice,
+    username: &str,
+) -> Page {
+    let (csrf, set) = csrf_value(state, headers);
+    let token = state.csrf.token(&csrf, "login");
+    let mut page =
+        pages::login(status, &v.client.name, request, &token, notice, username, &v.redirect_uri);
+    if let Some(set) = set {
+        set_cookie(&mut page, set);
+    }
+    page
+}
+
+/// Whether the user must (still) be asked before this client gets the scopes.
+async fn needs_consent(
+    state: &AppState,
+    v: &Validated,
+    session: &BrowserSession,
+) -> Result<bool, Page> {
+    if v.client.first_party {
+        return Ok(false);
+    }
+    if v.prompt == Prompt::Consent {
+        return Ok(true);
+    }
+    let granted = consents::find(state.db.pool(), session.user_id, v.client.id.as_str())
+        .await
+        .map_err(internal)?;
+    let granted = granted.and_then(|g| Scope::parse(&g).ok()).unwrap_or_default();
+    Ok(!v.scope.is_subset_of(&granted))
+}
+
+/// GET (and POST without a login form): decide between the login page, the
+/// consent page, and a code.
+#[utoipa::path(
+    get,
+    path = "/auth/authorize",
+    tag = "oidc",
+    params(
+        ("client_id" = String, Query), ("redirect_uri" = String, Query), ("response_type" = String, Query, description = "`code`"),
+        ("scope" = Option<String>, Query), ("state" = Option<String>, Query), ("nonce" = Option<String>, Query),
+        ("code_challenge" = String, Query), ("code_challenge_method" = String, Query, description = "`S256`"),
+        ("prompt" = Option<String>, Query, description = "`none`, `login`, `consent`"), ("max_age" = Option<u64>, Query)
+    ),
+    responses(
+        (status = 200, description = "The login or consent page (HTML)"),
+        (status = 302, description = "To the redirect URI with `code` (or `error`), `state` and `iss`"),
+        (status = 400, description = "An error page: unknown client, unregistered redirect URI, malformed request")
+    )
+)]
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Page {
+    let fields = match parse(query.unwrap_or_default().as_bytes()) {
+        Ok(fields) => fields,
+        Err(page) => return page,
+    };
+    let request = AuthorizationRequest::from_map(fields.as_map());
+    let v = match validate(&state, &request).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let session = match browser::current(&state, cookie(&headers, browser::COOKIE)).await {
+        Ok(session) => session,
+        Err(e) => return internal(e),
+    };
+    let now = state.now();
+    let fresh = |s: &BrowserSession| {
+        v.max_age.is_none_or(|max| (s.auth_time + std::time::Duration::from_secs(max)) >= now)
+    };
+    match session {
+        Some((browser_session, user)) if v.prompt != Prompt::Login && fresh(&browser_session) => {
+            match needs_consent(&state, &v, &browser_session).await {
+                Ok(false) => {}
+                Ok(true) if v.prompt == Prompt::None => {
+                    return error_redirect(
+                        &state,
+                        &v.redirect_uri,
+                        "consent_required",
+                        "The user has not consented.",
+                        v.state.as_deref(),
+                        StatusCode::FOUND,
+                    );
+                }
+                Ok(true) => {
+                    let (csrf, set) = csrf_value(&state, &headers);
+                    let token = state.csrf.token(&csrf, "consent");
+                    let mut page = pages::consent(
+                        &v.client.name,
+                        &request,
+                        &v.scope,
+                        &token,
+                        &user.username,
+                        &v.redirect_uri,
+                    );
+                    if let Some(set) = set {
+                        set_cookie(&mut page, set);
+                    }
+                    return page;
+                }
+                Err(page) => return page,
+            }
+            match crate::service::authorization::issue_code(&state, &v, &browser_session).await {
+                Ok(code) => {
+                    let mut params = vec![("code", code.expose())];
+                    if let Some(s) = v.state.as_deref() {
+                        params.push(("state", s));
+                    }
+                    redirect(StatusCode::FOUND, &client_location(&state, &v.redirect_uri, &params))
+                }
+                Err(e) => internal(e),
+            }
+        }
+        _ if v.prompt == Prompt::None => error_redirect(
+            &state,
+            &v.redirect_uri,
+            "login_required",
+            "The user is not signed in.",
+            v.state.as_deref(),
+            StatusCode::FOUND,
+        ),
+        _ => login_page(&state, &headers, StatusCode::OK, &v, &request, LoginNotice::None, ""),
+    }
+}
+
+/// POST of the login form: `username`, `password`, `csrf_token`, and the
+/// authorization request in hidden fields (checked again here).
+pub async fn login(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Page {
+    let fields = match parse(&body) {
+        Ok(fields) => fields,
+        Err(page) => return page,
+    };
+    let request = AuthorizationRequest::from_map(fields.as_map());
+    let v = match validate(&state, &request).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let username = fields.get("username").unwrap_or_default();
+    let csrf_ok = cookie(&headers, CSRF_COOKIE)
+        .zip(fields.get("csrf_token"))
+        .is_some_and(|(cookie, token)| state.csrf.verify(cookie, "login", token));
+    if !csrf_ok {
+        return login_page(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            &v,
+            &request,
+            LoginNotice::FormExpired,
+            username,
+        );
+    }
+    let password =
+        idp_core::SecretString::from(fields.get("password").unwrap_or_default().to_owned());
+    match login::authenticate(&state, username, password, v.client.id.as_str(), &origin).await {
+        Ok(user) => match browser::start(&state, &user, &origin).await {
+            Ok((_, cookie_value)) => {
+                let mut response =
+                    redirect(StatusCode::SEE_OTHER, &continuation(&request.after_login()));
+                let max_age = state.settings.session_max_lifetime.as_secs();
+                set_cookie(
+                    &mut response,
+                    format!(
+                        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+                        browser::COOKIE,
+                        cookie_value.expose(),
+                        secure_attr(&state)
+                    ),
+                );
+                response
+            }
+            Err(e) => internal(e),
+        },
+        Err(LoginError::InvalidCredentials | LoginError::Disabled) => login_page(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            &v,
+            &request,
+            LoginNotice::InvalidCredentials,
+            username,
+        ),
+        Err(LoginError::Locked { retry_after_secs }) => {
+            let mut page = login_page(
+                &state,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                &v,
+                &request,
+                LoginNotice::Locked { retry_after_secs },
+                username,
+            );
+            if let Ok(value) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                page.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+            }
+            page
+        }
+        Err(LoginError::Busy) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is busy. Please try again in a moment.",
+        ),
+        Err(LoginError::Store(e)) => internal(e),
+        Err(LoginError::Internal(reason)) => {
+            tracing::error!(error = %reason, "login failed");
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The server could not complete the request. Please try again.",
+            )
+        }
+    }
+}
+
+/// POST of the consent form: `decision=allow|deny`, `csrf_token`, and the
+/// authorization request.
+pub async fn consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Page {
+    let fields = match parse(&body) {
+        Ok(fields) => fields,
+        Err(page) => return page,
+    };
+    let request = AuthorizationRequest::from_map(fields.as_map());
+    let v = match validate(&state, &request).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let csrf_ok = cookie(&headers, CSRF_COOKIE)
+        .zip(fields.get("csrf_token"))
+        .is_some_and(|(cookie, token)| state.csrf.verify(cookie, "consent", token));
+    if !csrf_ok {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "The form expired. Go back to the application and try again.",
+        );
+    }
+    let session = match browser::current(&state, cookie(&headers, browser::COOKIE)).await {
+        Ok(Some((session, _))) => session,
+        // Signed out meanwhile: start again from the login page.
+        Ok(None) => return redirect(StatusCode::SEE_OTHER, &continuation(&request)),
+        Err(e) => return internal(e),
+    };
+    match fields.get("decision") {
+        Some("allow") => {
+            let previous =
+                consents::find(state.db.pool(), session.user_id, v.client.id.as_str()).await;
+            let mut granted =
+                previous.ok().flatten().and_then(|g| Scope::parse(&g).ok()).unwrap_or_default();
+            granted = Scope::from_tokens(granted.iter().chain(v.scope.iter()).map(str::to_owned));
+            if let Err(e) = consents::grant(
+                state.db.pool(),
+                session.user_id,
+                v.client.id.as_str(),
+                &granted.to_string(),
+                state.now(),
+            )
+            .await
+            {
+                return internal(e);
+            }
+            let mut next = request.after_login();
+            next.prompt = None;
+            redirect(StatusCode::SEE_OTHER, &continuation(&next))
+        }
+        Some("deny") => error_redirect(
+            &state,
+            &v.redirect_uri,
+            "access_denied",
+            "The user denied the request.",
+            v.state.as_deref(),
+            StatusCode::SEE_OTHER,
+        ),
+        _ => error_page(StatusCode::BAD_REQUEST, "The form was incomplete."),
+    }
+}

@@ -1,0 +1,140 @@
+//! Server-rendered pages: escaping, the page frame, and the headers every
+//! page carries. No external assets: the one stylesheet is inline,
+//! allowed by a per-response CSP nonce.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#f4f5f7;\
+color:#1d2433;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}\
+main{background:#fff;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:2rem;width:100%;max-width:22rem}\
+h1{font-size:1.35rem;margin:0 0 .25rem}p{margin:.25rem 0 1rem;color:#4a5568}\
+label{display:block;font-size:.9rem;margin:.75rem 0 .25rem}\
+input[type=text],input[type=password]{box-sizing:border-box;width:100%;padding:.6rem;border:1px solid #cbd2dc;\
+border-radius:8px;font-size:1rem}\
+button{margin-top:1.25rem;width:100%;padding:.7rem;border:0;border-radius:8px;background:#2456d8;color:#fff;\
+font-size:1rem;cursor:pointer}button.secondary{background:#e8ebf0;color:#1d2433;margin-top:.5rem}\
+.error{background:#fdecec;color:#8a1c1c;border-radius:8px;padding:.6rem .75rem;margin:.75rem 0;font-size:.9rem}\
+ul{padding-left:1.2rem;color:#4a5568}";
+
+/// A complete page. `form_targets` are extra `form-action` sources: the
+/// origin a form submission may end up at after our redirects (Chromium
+/// applies `form-action` to the whole redirect chain).
+pub fn page(status: StatusCode, title: &str, body: &str, form_targets: &[String]) -> Response {
+    let nonce = idp_core::random::token::<16>();
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{title}</title><style nonce=\"{nonce}\">{STYLE}</style></head>\
+         <body><main>{body}</main></body></html>",
+        title = escape(title),
+    );
+    let mut form_action = String::from("'self'");
+    for target in form_targets {
+        form_action.push(' ');
+        form_action.push_str(target);
+    }
+    let csp = format!(
+        "default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; form-action {form_action}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    (status, headers, html).into_response()
+}
+
+/// A page that says what went wrong, and never redirects anywhere.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let body = format!("<h1>Something went wrong</h1><p class=\"error\">{}</p>", escape(message));
+    page(status, "Error", &body, &[])
+}
+
+/// Adds a `Set-Cookie` header.
+pub fn set_cookie(response: &mut Response, cookie: String) {
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// A cookie's value from the request's `Cookie` header(s).
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The `form-action` source for a redirect URI: its origin, or its scheme
+/// for a native app's private-use scheme.
+pub fn form_target(redirect_uri: &str) -> Option<String> {
+    let url = url::Url::parse(redirect_uri).ok()?;
+    match url.scheme() {
+        "http" | "https" => Some(url.origin().ascii_serialization()),
+        scheme => Some(format!("{scheme}:")),
+    }
+}
+
+/// A 303/302 to `location`.
+pub fn redirect(status: StatusCode, location: &str) -> Response {
+    let mut response = status.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_every_special_character() {
+        assert_eq!(
+            escape(r#"<script>alert("x" & 'y')</script>"#),
+            "&lt;script&gt;alert(&quot;x&quot; &amp; &#x27;y&#x27;)&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; idp_session=bs_x; b=2"));
+        assert_eq!(cookie(&headers, "idp_session"), Some("bs_x"));
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
+
+    #[test]
+    fn form_targets_are_origins() {
+        assert_eq!(
+            form_target("https://app.example.com:8443/cb?x=1").as_deref(),
+            Some("https://app.example.com:8443")
+        );
+        assert_eq!(form_target("com.example.app:/oauth").as_deref(), Some("com.example.app:"));
+    }
+}

@@ -1,0 +1,145 @@
+//! `/auth/logout`: OpenID Connect RP-Initiated Logout 1.0.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use idp_core::jose;
+use idp_core::token::IdClaims;
+use idp_store::repo::clients;
+
+use super::html::{cookie, error_page, redirect, set_cookie};
+use super::pages;
+use crate::http::extract::Origin;
+use crate::http::form::FormFields;
+use crate::service::browser;
+use crate::state::AppState;
+
+/// Logout by GET (query parameters).
+#[utoipa::path(
+    get,
+    path = "/auth/logout",
+    tag = "oidc",
+    params(
+        ("id_token_hint" = Option<String>, Query, description = "An ID token this server issued (expired is fine)"),
+        ("client_id" = Option<String>, Query),
+        ("post_logout_redirect_uri" = Option<String>, Query, description = "Must exactly match one the client registered"),
+        ("state" = Option<String>, Query)
+    ),
+    responses(
+        (status = 200, description = "The signed-out page"),
+        (status = 302, description = "To the post-logout redirect URI, with `state`"),
+        (status = 400, description = "An invalid `id_token_hint`")
+    )
+)]
+pub async fn logout_get(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match FormFields::from_urlencoded(query.unwrap_or_default().as_bytes()) {
+        Ok(fields) => logout(&state, &origin, &headers, &fields, StatusCode::FOUND).await,
+        Err(e) => error_page(StatusCode::BAD_REQUEST, &e.description),
+    }
+}
+
+/// Logout by POST (form parameters).
+pub async fn logout_post(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match FormFields::from_urlencoded(&body) {
+        Ok(fields) => logout(&state, &origin, &headers, &fields, StatusCode::SEE_OTHER).await,
+        Err(e) => error_page(StatusCode::BAD_REQUEST, &e.description),
+    }
+}
+
+/// Ends the browser session (and every refresh family issued from it) and
+/// the session the hint names; redirects only to a registered URI.
+pub async fn logout(
+    state: &AppState,
+    origin: &idp_core::session::RequestOrigin,
+    headers: &HeaderMap,
+    fields: &FormFields,
+    status: StatusCode,
+) -> Response {
+    let hint = match fields.get("id_token_hint") {
+        Some(token) => {
+            let keys = state.keys.current();
+            match jose::verify_signature_only::<IdClaims>(token, |kid| keys.verifier(kid)) {
+                Ok(claims) if claims.iss == state.settings.issuer => Some(claims),
+                _ => {
+                    return error_page(
+                        StatusCode::BAD_REQUEST,
+                        "The id_token_hint was not issued by this server.",
+                    );
+                }
+            }
+        }
+        None => None,
+    };
+    let client_id = match (fields.get("client_id"), hint.as_ref().map(|h| h.aud.as_str())) {
+        (Some(given), Some(from_hint)) if given != from_hint => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "client_id does not match the id_token_hint.",
+            );
+        }
+        (Some(given), _) => Some(given.to_owned()),
+        (None, from_hint) => from_hint.map(str::to_owned),
+    };
+    let client = match client_id.as_deref().filter(|id| id.len() <= 255) {
+        Some(id) => match clients::find(state.db.pool(), id).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "logout: client lookup failed");
+                None
+            }
+        },
+        None => None,
+    };
+    // End what there is to end; a failure is logged, and the browser is
+    // still told to forget its cookie.
+    if let Some(cookie_value) = cookie(headers, browser::COOKIE) {
+        match browser::current(state, Some(cookie_value)).await {
+            Ok(Some((session, user))) => {
+                if let Err(e) = browser::end(state, session.id, Some(user.id), origin).await {
+                    tracing::error!(error = %e, "logout: could not end the browser session");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "logout: session lookup failed"),
+        }
+    }
+    if let Some(sid) = hint.as_ref().and_then(|h| h.sid.as_deref()).and_then(|s| s.parse().ok())
+        && let Err(e) = browser::end_family(state, sid).await
+    {
+        tracing::error!(error = %e, "logout: could not end the hinted session");
+    }
+    let target = fields.get("post_logout_redirect_uri").filter(|uri| {
+        client.as_ref().is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri))
+    });
+    let mut response = match target {
+        Some(uri) => {
+            let location = match (url::Url::parse(uri), fields.get("state")) {
+                (Ok(mut url), Some(state_param)) => {
+                    url.query_pairs_mut().append_pair("state", state_param);
+                    url.to_string()
+                }
+                _ => uri.to_owned(),
+            };
+            redirect(status, &location)
+        }
+        // Not registered (or none given): never redirect (OIDC RP-Initiated
+        // Logout §3); say so on our own page.
+        None => pages::signed_out(),
+    };
+    let secure = if state.settings.issuer.starts_with("https://") { "; Secure" } else { "" };
+    set_cookie(
+        &mut response,
+        format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", browser::COOKIE),
+    );
+    response
+}

@@ -1,0 +1,135 @@
+//! The login, consent and signed-out pages.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use idp_core::scope::{self, Scope};
+
+use super::html::{escape, form_target, page};
+use crate::oauth::authorize::AuthorizationRequest;
+
+/// The authorization request, carried through a form as hidden fields; it
+/// is validated again when the form comes back.
+fn hidden_fields(request: &AuthorizationRequest) -> String {
+    request
+        .pairs()
+        .iter()
+        .map(|(name, value)| {
+            format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value))
+        })
+        .collect()
+}
+
+/// What the login page says above the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginNotice {
+    None,
+    InvalidCredentials,
+    Locked { retry_after_secs: u64 },
+    FormExpired,
+}
+
+pub fn login(
+    status: StatusCode,
+    client_name: &str,
+    request: &AuthorizationRequest,
+    csrf_token: &str,
+    notice: LoginNotice,
+    username: &str,
+    redirect_uri: &str,
+) -> Response {
+    let notice = match notice {
+        LoginNotice::None => String::new(),
+        LoginNotice::InvalidCredentials => {
+            "<p class=\"error\" role=\"alert\">Incorrect username or password.</p>".to_owned()
+        }
+        LoginNotice::Locked { retry_after_secs } => format!(
+            "<p class=\"error\" role=\"alert\">Too many failed attempts. Try again in {} {}.</p>",
+            retry_after_secs.div_ceil(60).max(1),
+            if retry_after_secs > 60 { "minutes" } else { "minute" }
+        ),
+        LoginNotice::FormExpired => {
+            "<p class=\"error\" role=\"alert\">The form expired. Please sign in again.</p>"
+                .to_owned()
+        }
+    };
+    let body = format!(
+        "<h1>Sign in</h1><p>to continue to <strong>{client}</strong></p>{notice}\
+         <form method=\"post\" action=\"/auth/authorize\">\
+         <label for=\"username\">Username or email</label>\
+         <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" autocomplete=\"username\" required autofocus>\
+         <label for=\"password\">Password</label>\
+         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">{hidden}\
+         <button type=\"submit\">Sign in</button></form>",
+        client = escape(client_name),
+        username = escape(username),
+        csrf = escape(csrf_token),
+        hidden = hidden_fields(request),
+    );
+    page(status, "Sign in", &body, &form_target(redirect_uri).into_iter().collect::<Vec<_>>())
+}
+
+fn describe(scope: &str) -> Option<&'static str> {
+    match scope {
+        scope::OPENID => None,
+        scope::PROFILE => Some("your name and username"),
+        scope::EMAIL => Some("your email address"),
+        scope::ROLES => Some("your roles"),
+        scope::OFFLINE_ACCESS => Some("access while you are away (a refresh token)"),
+        _ => Some("other access it asked for"),
+    }
+}
+
+pub fn consent(
+    client_name: &str,
+    request: &AuthorizationRequest,
+    scope: &Scope,
+    csrf_token: &str,
+    username: &str,
+    redirect_uri: &str,
+) -> Response {
+    let mut items: Vec<String> = Vec::new();
+    for s in scope.iter() {
+        if let Some(text) = describe(s) {
+            let item = if text == "other access it asked for" {
+                format!("<li><code>{}</code></li>", escape(s))
+            } else {
+                format!("<li>{text}</li>")
+            };
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+    }
+    if items.is_empty() {
+        items.push("<li>who you are (your user id)</li>".into());
+    }
+    let body = format!(
+        "<h1>Allow access?</h1><p><strong>{client}</strong> asks to see, for <strong>{user}</strong>:</p>\
+         <ul>{items}</ul>\
+         <form method=\"post\" action=\"/auth/authorize/consent\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">{hidden}\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></form>",
+        client = escape(client_name),
+        user = escape(username),
+        items = items.concat(),
+        csrf = escape(csrf_token),
+        hidden = hidden_fields(request),
+    );
+    page(
+        StatusCode::OK,
+        "Allow access",
+        &body,
+        &form_target(redirect_uri).into_iter().collect::<Vec<_>>(),
+    )
+}
+
+pub fn signed_out() -> Response {
+    page(
+        StatusCode::OK,
+        "Signed out",
+        "<h1>You have been signed out</h1><p>You can close this window.</p>",
+        &[],
+    )
+}

@@ -1,0 +1,289 @@
+//! The authorization code flow with PKCE, through the login and consent
+//! pages, and every way it must refuse.
+
+#[allow(unused_imports)]
+use crate::helpers::*;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+async fn code_for(app: &TestApp, browser: &reqwest::Client, url: &str) -> String {
+    let response = app.browser_login(browser, url, "alice").await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let (base, params) = location_params(&response);
+    assert_eq!(base, REDIRECT_URI);
+    params["code"].clone()
+}
+
+engine_test!(
+    async fn the_code_flow_logs_in_once_and_issues_verifiable_tokens(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(true).await;
+        let browser = app.browser();
+
+        let page = browser.get(app.authorize_url(&[])).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"), "{csp}");
+        assert_eq!(page.headers()["cache-control"], "no-store");
+        let set_cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("name=\"username\"") && html.contains("name=\"password\"") && html.contains("name=\"csrf_token\""));
+        assert!(html.contains("The SPA"));
+        assert!(!html.contains("http://") && !html.contains("https://cdn"), "no external assets");
+
+        let response = app.browser_login(&browser, &app.authorize_url(&[]), "alice").await;
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let (_, params) = location_params(&response);
+        assert_eq!(params["state"], "st-123");
+        assert_eq!(params["iss"], app.base_url);
+        let tokens = app.exchange(&params["code"], VERIFIER).await;
+        assert_eq!(tokens.status(), StatusCode::OK);
+        assert_eq!(tokens.headers()["cache-control"], "no-store");
+        let tokens = Tokens::from_body(json(tokens).await);
+        let id = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(tokens.id_token.as_deref().unwrap()).unwrap().claims;
+        assert_eq!(id["nonce"], "n-456");
+        assert_eq!(id["aud"], "spa");
+        assert!(id["auth_time"].is_i64() && id["sid"].is_string() && id["at_hash"].is_string());
+        assert_eq!(app.get_bearer("/auth/userinfo", &tokens.access_token).await.status(), StatusCode::OK);
+        assert_eq!(app.refresh(&tokens.refresh_token).await.status(), StatusCode::OK);
+
+        // The browser session skips the form the next time.
+        let again = browser.get(app.authorize_url(&[("state", "second")])).send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::FOUND);
+        assert_eq!(location_params(&again).1["state"], "second");
+        // prompt=login asks for the password even so.
+        let forced = browser.get(app.authorize_url(&[("prompt", "login")])).send().await.unwrap();
+        assert_eq!(forced.status(), StatusCode::OK);
+        // prompt=none with the session: straight to a code.
+        let silent = browser.get(app.authorize_url(&[("prompt", "none")])).send().await.unwrap();
+        assert!(location_params(&silent).1.contains_key("code"));
+    }
+);
+
+engine_test!(
+    async fn third_party_clients_ask_for_consent_once(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(false).await;
+        let browser = app.browser();
+
+        let consent = app.browser_login(&browser, &app.authorize_url(&[]), "alice").await;
+        assert_eq!(consent.status(), StatusCode::OK);
+        let html = consent.text().await.unwrap();
+        assert!(html.contains("Allow access?") && html.contains("your email address"), "{html}");
+        let mut form = hidden_fields(&html);
+        form.push(("decision".into(), "allow".into()));
+        let allowed = browser.post(app.url("/auth/authorize/consent")).form(&form).send().await.unwrap();
+        assert_eq!(allowed.status(), StatusCode::SEE_OTHER);
+        let next = allowed.headers()["location"].to_str().unwrap().to_owned();
+        let coded = browser.get(app.url(&next)).send().await.unwrap();
+        assert!(location_params(&coded).1.contains_key("code"));
+
+        // Remembered: no consent page the second time.
+        let second = browser.get(app.authorize_url(&[])).send().await.unwrap();
+        assert_eq!(second.status(), StatusCode::FOUND);
+
+        // A new browser that denies gets access_denied back at the client.
+        let other = app.browser();
+        let page = app.browser_login(&other, &app.authorize_url(&[("prompt", "consent")]), "alice").await;
+        let mut form = hidden_fields(&page.text().await.unwrap());
+        form.push(("decision".into(), "deny".into()));
+        let denied = other.post(app.url("/auth/authorize/consent")).form(&form).send().await.unwrap();
+        let (base, params) = location_params(&denied);
+        assert_eq!(base, REDIRECT_URI);
+        assert_eq!(params["error"], "access_denied");
+        assert_eq!(params["state"], "st-123");
+    }
+);
+
+engine_test!(
+    async fn pkce_is_required_s256_and_checked(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(true).await;
+        let browser = app.browser();
+
+        for (extra, what) in [
+            (vec![("code_challenge", ""), ("code_challenge_method", "")], "missing"),
+            (vec![("code_challenge_method", "plain"), ("code_challenge", VERIFIER)], "plain"),
+            (vec![("code_challenge_method", "")], "no method"),
+        ] {
+            let response = browser.get(app.authorize_url(&extra)).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::FOUND, "{what}");
+            let (base, params) = location_params(&response);
+            assert_eq!(base, REDIRECT_URI);
+            assert_eq!(params["error"], "invalid_request", "{what}");
+            assert_eq!(params["state"], "st-123");
+        }
+
+        let code = code_for(&app, &browser, &app.authorize_url(&[])).await;
+        let wrong = app.exchange(&code, "wrong-verifier-wrong-verifier-wrong-verifier-x").await;
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(json(wrong).await["error"], "invalid_grant");
+        // The failed attempt used the code up.
+        assert_eq!(json(app.exchange(&code, VERIFIER).await).await["error"], "invalid_grant");
+        let code = code_for(&app, &browser, &app.authorize_url(&[("state", "x")])).await;
+        let no_verifier = app
+            .post_form("/auth/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT_URI), ("client_id", "spa")])
+            .await;
+        assert_eq!(json(no_verifier).await["error"], "invalid_grant");
+    }
+);
+
+engine_test!(
+    async fn redirect_uri_tricks_get_an_error_page_and_never_a_redirect(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_spa(true).await;
+        let browser = app.browser();
+        for trick in [
+            "https://app.example.com/callbac",
+            "https://app.example.com/callback/",
+            "https://app.example.com/callback/../evil",
+            "https://APP.example.com/callback",
+            "https://app.example.com/Callback",
+            "https://app.example.com/callback?extra=1",
+            "https://app.example.com.evil.com/callback",
+            "javascript:alert(1)",
+            "http://app.example.com/callback",
+        ] {
+            let response = browser.get(app.authorize_url(&[("redirect_uri", trick)])).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{trick}");
+            assert!(!response.headers().contains_key("location"), "{trick} must not redirect");
+            assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+            assert!(response.text().await.unwrap().contains("not registered"), "{trick}");
+        }
+        // Unknown client: a page, not a redirect.
+        let unknown = browser.get(app.authorize_url(&[("client_id", "nobody")])).send().await.unwrap();
+        assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+        assert!(!unknown.headers().contains_key("location"));
+        // A native app's loopback redirect matches on any port.
+        let native = browser
+            .get(app.authorize_url(&[("redirect_uri", "http://127.0.0.1:50123/native"), ("prompt", "none")]))
+            .send()
+            .await
+            .unwrap();
+        let (base, params) = location_params(&native);
+        assert_eq!(base, "http://127.0.0.1/native");
+        assert_eq!(params["error"], "login_required");
+        // Parameters given twice are refused outright.
+        let dup = browser.get(format!("{}&state=again", app.authorize_url(&[]))).send().await.unwrap();
+        assert_eq!(dup.status(), StatusCode::BAD_REQUEST);
+    }
+);
+
+engine_test!(
+    async fn a_replayed_code_fails_and_revokes_what_it_issued(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(true).await;
+        let browser = app.browser();
+        let code = code_for(&app, &browser, &app.authorize_url(&[])).await;
+        let first = Tokens::from_body(json(app.exchange(&code, VERIFIER).await).await);
+        let replay = app.exchange(&code, VERIFIER).await;
+        assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(json(replay).await["error"], "invalid_grant");
+        assert_eq!(app.get_bearer("/auth/me", &first.access_token).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(json(app.refresh(&first.refresh_token).await).await["error"], "invalid_grant");
+    }
+);
+
+engine_test!(
+    async fn codes_expire_after_a_minute(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(true).await;
+        let browser = app.browser();
+        let code = code_for(&app, &browser, &app.authorize_url(&[])).await;
+        app.clock.advance(Duration::from_secs(61));
+        assert_eq!(json(app.exchange(&code, VERIFIER).await).await["error"], "invalid_grant");
+        // Another client cannot redeem a code either.
+        let code = code_for(&app, &browser, &app.authorize_url(&[("state", "2")])).await;
+        let other_client = app
+            .post_form("/auth/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT_URI), ("client_id", "idp-first-party"), ("code_verifier", VERIFIER)])
+            .await;
+        assert!(other_client.status().is_client_error());
+    }
+);
+
+engine_test!(
+    async fn the_login_form_needs_a_valid_csrf_token(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(true).await;
+        let browser = app.browser();
+        let html = browser.get(app.authorize_url(&[])).send().await.unwrap().text().await.unwrap();
+        let mut form: Vec<(String, String)> = hidden_fields(&html).into_iter().filter(|(k, _)| k != "csrf_token").collect();
+        form.push(("username".into(), "alice".into()));
+        form.push(("password".into(), PASSWORD.into()));
+        let missing = browser.post(app.url("/auth/authorize")).form(&form).send().await.unwrap();
+        assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+        assert!(missing.text().await.unwrap().contains("The form expired"));
+        let mut wrong = form.clone();
+        wrong.push(("csrf_token".into(), "forged-token".into()));
+        assert_eq!(browser.post(app.url("/auth/authorize")).form(&wrong).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+        // A token from another browser does not work with this one's cookie.
+        let stranger = app.browser();
+        let html = stranger.get(app.authorize_url(&[])).send().await.unwrap().text().await.unwrap();
+        let mut stolen = hidden_fields(&html);
+        stolen.push(("username".into(), "alice".into()));
+        stolen.push(("password".into(), PASSWORD.into()));
+        assert_eq!(browser.post(app.url("/auth/authorize")).form(&stolen).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    }
+);
+
+engine_test!(
+    async fn wrong_passwords_and_lockouts_show_on_the_page(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(true).await;
+        let browser = app.browser();
+        let submit = |password: &'static str, username: &'static str| {
+            let app = &app;
+            let browser = &browser;
+            async move {
+                let html = browser.get(app.authorize_url(&[])).send().await.unwrap().text().await.unwrap();
+                let mut form = hidden_fields(&html);
+                form.push(("username".into(), username.into()));
+                form.push(("password".into(), password.into()));
+                browser.post(app.url("/auth/authorize")).form(&form).send().await.unwrap()
+            }
+        };
+        let wrong = submit("wrong-password", "alice").await;
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+        let wrong_html = wrong.text().await.unwrap();
+        assert!(wrong_html.contains("Incorrect username or password"));
+        let unknown_html = submit("wrong-password", "nobody").await.text().await.unwrap();
+        assert!(unknown_html.contains("Incorrect username or password"));
+        for _ in 0..4 {
+            submit("wrong-password", "alice").await;
+        }
+        let locked = submit(PASSWORD, "alice").await;
+        assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(locked.text().await.unwrap().contains("Too many failed attempts"));
+    }
+);
+
+engine_test!(
+    async fn prompt_none_without_a_session_says_login_required(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_spa(true).await;
+        let response = app.browser().get(app.authorize_url(&[("prompt", "none")])).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let (base, params) = location_params(&response);
+        assert_eq!(base, REDIRECT_URI);
+        assert_eq!(params["error"], "login_required");
+        assert_eq!(params["state"], "st-123");
+        // Other bad requests go back to the client too, with their state.
+        for (extra, error) in [
+            (vec![("response_type", "token")], "unsupported_response_type"),
+            (vec![("scope", "openid admin")], "invalid_scope"),
+            (vec![("prompt", "none login")], "invalid_request"),
+        ] {
+            let response = app.browser().get(app.authorize_url(&extra)).send().await.unwrap();
+            assert_eq!(location_params(&response).1["error"], error);
+        }
+    }
+);
