@@ -19,6 +19,7 @@ mod jwt_attacks;
 mod keys;
 mod machine_clients;
 mod migrations;
+mod oidc_client;
 mod original_flow;
 mod refresh;
 mod register;
