@@ -12,6 +12,7 @@ mod account;
 mod admin;
 mod audit;
 mod authorize;
+mod browser;
 mod cli;
 mod health;
 mod hostile_input;

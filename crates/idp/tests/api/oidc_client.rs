@@ -30,7 +30,7 @@ fn http_client(
                 builder = builder.header(name, value);
             }
             let response = builder.body(request.body().clone()).send().await?;
-            let mut out = openidconnect::http::Response::builder().status(response.status());
+            let mut out = http::Response::builder().status(response.status());
             for (name, value) in response.headers() {
                 out = out.header(name, value);
             }
