@@ -1,5 +1,5 @@
 //! Bounded storage: expired and consumed refresh tokens, ended sessions,
-//! revoked-token entries, old rate-limit windows and stale lockout counters
+//! expired authorization codes, ended browser sign-ins, revoked-token entries, old rate-limit windows and stale lockout counters
 //! are deleted in small batches by a background task, so that tables do not
 //! grow without bound under steady load. Audit events are kept longer
 //! (`AUDIT_RETENTION_DAYS`).
@@ -12,7 +12,8 @@ use std::time::Duration;
 use idp_core::clock::UnixTime;
 use idp_store::StoreError;
 use idp_store::repo::{
-    audit_events, login_failures, rate_limits, refresh_tokens, revoked_access_tokens, sessions,
+    audit_events, authorization_codes, browser_sessions, login_failures, rate_limits,
+    refresh_tokens, revoked_access_tokens, sessions,
 };
 
 use crate::state::AppState;
@@ -27,6 +28,9 @@ const MAX_BATCHES: usize = 100;
 /// Grace kept past a refresh token's expiry (a replay just after expiry is
 /// still recognised as reuse).
 const REFRESH_TOKEN_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// Grace kept past an authorization code's expiry: a replayed code is
+/// recognised (and what it issued revoked) for this long.
+const AUTHORIZATION_CODE_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Rate-limit windows are one minute; keep one spare.
 const RATE_WINDOW_KEEP: Duration = Duration::from_secs(120);
 /// Lockout counters untouched this long are forgotten anyway.
@@ -37,6 +41,8 @@ const LOGIN_FAILURES_KEEP: Duration = Duration::from_secs(24 * 3600);
 pub struct Swept {
     pub refresh_tokens: u64,
     pub sessions: u64,
+    pub authorization_codes: u64,
+    pub browser_sessions: u64,
     pub revoked_access_tokens: u64,
     pub rate_limit_buckets: u64,
     pub login_failures: u64,
@@ -47,6 +53,8 @@ impl Swept {
     pub fn total(&self) -> u64 {
         self.refresh_tokens
             + self.sessions
+            + self.authorization_codes
+            + self.browser_sessions
             + self.revoked_access_tokens
             + self.rate_limit_buckets
             + self.login_failures
@@ -66,6 +74,14 @@ pub async fn sweep(state: &AppState) -> Result<Swept, StoreError> {
         .await?,
         sessions: batches(|| sessions::delete_ended(db, now - settings.session_retention, BATCH))
             .await?,
+        authorization_codes: batches(|| {
+            authorization_codes::delete_expired(db, now - AUTHORIZATION_CODE_GRACE, BATCH)
+        })
+        .await?,
+        browser_sessions: batches(|| {
+            browser_sessions::delete_ended(db, now - settings.session_retention, BATCH)
+        })
+        .await?,
         revoked_access_tokens: batches(|| revoked_access_tokens::delete_expired(db, now, BATCH))
             .await?,
         rate_limit_buckets: batches(|| rate_limits::delete_old(db, now - RATE_WINDOW_KEEP, BATCH))

@@ -10,6 +10,8 @@ use reqwest::StatusCode;
 const TABLES: &[&str] = &[
     "sessions",
     "refresh_tokens",
+    "authorization_codes",
+    "browser_sessions",
     "revoked_access_tokens",
     "rate_limit_buckets",
     "login_failures",
@@ -28,8 +30,14 @@ async fn sizes(app: &TestApp) -> Vec<i64> {
 }
 
 /// One simulated hour: logins, rotations, a logout, an access-token
-/// revocation, failed logins under new names, rate-limited requests.
+/// revocation, failed logins under new names, rate-limited requests, and a
+/// browser sign-in through the authorization code flow.
 async fn an_hour_of_traffic(app: &TestApp, hour: usize) {
+    let browser = app.browser();
+    let redirect = app.browser_login(&browser, &app.authorize_url(&[]), "user1").await;
+    let (_, params) = location_params(&redirect);
+    assert_eq!(app.exchange(&params["code"], VERIFIER).await.status(), StatusCode::OK);
+
     for user in ["user1", "user2", "user3"] {
         let tokens = app.login(user).await;
         let rotated = app.refresh(&tokens.refresh_token).await;
@@ -64,6 +72,7 @@ engine_test!(
         for user in ["user1", "user2", "user3"] {
             app.create_user(user).await;
         }
+        app.create_spa(true).await;
         let mut after_day = Vec::new();
         for hour in 0..72 {
             an_hour_of_traffic(&app, hour).await;
@@ -85,6 +94,11 @@ engine_test!(
         }
         // Sessions ended or expired are gone; live ones stay.
         assert!(after_day[0] > 0);
+        // One sign-in an hour: a day's codes (kept a day past expiry to
+        // recognise replays) and a day's browser sign-ins, no more.
+        let now = sizes(&app).await;
+        assert!((20..=26).contains(&now[2]), "authorization codes: {}", now[2]);
+        assert!((20..=26).contains(&now[3]), "browser sessions: {}", now[3]);
         // The sweeper never removes what is still needed: a fresh login
         // and its refresh work.
         let tokens = app.login("user3").await;
