@@ -222,6 +222,7 @@ impl From<crate::service::admin::ManageError> for ApiError {
                 violations.into_iter().map(|v| FieldError::new(v.field, v.message)).collect(),
             ),
             ManageError::Conflict(detail) | ManageError::Refused(detail) => Self::conflict(detail),
+            ManageError::Forbidden(detail) => Self::forbidden(detail),
             ManageError::Busy => Self::Unavailable {
                 retry_after_secs: crate::service::hashing::RETRY_AFTER_SECS,
                 detail: "The server is busy; try again shortly.".into(),

@@ -2,11 +2,15 @@
 
 use idp_core::audit::{AuditEvent, EventKind, Outcome};
 use idp_core::clock::UnixTime;
+use idp_core::ids::UserId;
 use idp_core::session::RequestOrigin;
 use idp_core::validation::FieldViolation;
 use idp_store::StoreError;
+use idp_store::repo::roles::{self, ADMIN_ROLE};
+use idp_store::repo::users;
 
 use super::hashing::HashingError;
+use crate::state::AppState;
 
 /// Who makes a change: a user (through the API) or the command line.
 #[derive(Debug, Clone)]
@@ -14,15 +18,61 @@ pub struct Actor {
     /// A user id, or `cli`.
     pub id: String,
     pub origin: RequestOrigin,
+    /// The acting user; `None` for the command line, which has every right.
+    user: Option<UserId>,
 }
 
 impl Actor {
-    pub fn user(id: idp_core::ids::UserId, origin: RequestOrigin) -> Self {
-        Self { id: id.to_string(), origin }
+    pub fn user(id: UserId, origin: RequestOrigin) -> Self {
+        Self { id: id.to_string(), origin, user: Some(id) }
     }
 
     pub fn cli() -> Self {
-        Self { id: "cli".into(), origin: RequestOrigin::default() }
+        Self { id: "cli".into(), origin: RequestOrigin::default(), user: None }
+    }
+
+    /// Whether the actor holds `Admin` (the command line always does).
+    /// Read from the store, not the token: the guard let the request in on
+    /// a permission, and this decides what that permission may reach.
+    pub async fn is_admin(&self, state: &AppState) -> Result<bool, StoreError> {
+        let Some(id) = self.user else { return Ok(true) };
+        let held = users::roles_of(state.db.pool(), id).await?;
+        Ok(held.iter().any(|r| r.eq_ignore_ascii_case(ADMIN_ROLE)))
+    }
+
+    /// Refuses unless the actor is an administrator: `users:write` must not
+    /// reach an administrator's account, nor hand out `Admin`.
+    pub async fn require_admin(&self, state: &AppState, to: &str) -> Result<(), ManageError> {
+        if self.is_admin(state).await? {
+            Ok(())
+        } else {
+            Err(ManageError::Forbidden(format!("Only an administrator may {to}.")))
+        }
+    }
+
+    /// Refuses to grant permissions the actor does not hold itself, so that
+    /// `roles:write` or `users:write` cannot be widened into more.
+    pub async fn require_holds(
+        &self,
+        state: &AppState,
+        permissions: &[String],
+    ) -> Result<(), ManageError> {
+        let Some(id) = self.user else { return Ok(()) };
+        let held = users::roles_of(state.db.pool(), id).await?;
+        let granted = roles::permissions_of(state.db.pool(), id, &held).await?;
+        let missing: Vec<&str> = permissions
+            .iter()
+            .filter(|p| !granted.iter().any(|g| g.eq_ignore_ascii_case(p)))
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ManageError::Forbidden(format!(
+                "You cannot grant permissions you do not hold: {}.",
+                missing.join(", ")
+            )))
+        }
     }
 
     /// An audit event of this actor's doing.
@@ -43,6 +93,9 @@ pub enum ManageError {
     /// The change is never allowed (deleting a built-in role or client…).
     #[error("{0}")]
     Refused(String),
+    /// The actor lacks the authority for this particular change.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("password hashing is at capacity")]
     Busy,
     #[error(transparent)]

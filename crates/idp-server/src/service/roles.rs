@@ -114,7 +114,10 @@ pub async fn set_role_permissions(
     let mut wanted: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
     wanted.sort();
     wanted.dedup();
-    if roles::permissions_of_role(&mut *tx, id).await? == wanted {
+    let current = roles::permissions_of_role(&mut *tx, id).await?;
+    let added: Vec<String> = wanted.iter().filter(|p| !current.contains(p)).cloned().collect();
+    actor.require_holds(state, &added).await?;
+    if current == wanted {
         // Nothing to change: no write, no audit event.
         tx.rollback().await?;
         return get_role(state, id).await;

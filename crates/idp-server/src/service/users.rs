@@ -80,6 +80,7 @@ pub async fn create(
         return Err(ManageError::Invalid(violations));
     }
     let role_ids = resolve_roles(state, role_names).await?;
+    may_assign(state, actor, &role_ids, &[]).await?;
     let hash = state.hashing.hash(password).await?;
     let now = state.now();
     let user = new_user(username, email, name, hash, now);
@@ -127,6 +128,7 @@ pub async fn update(
     if !violations.is_empty() {
         return Err(ManageError::Invalid(violations));
     }
+    may_manage(state, actor, id).await?;
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     let mut user = users::find_by_id(&mut *tx, id).await?.ok_or(ManageError::NotFound("user"))?;
@@ -163,6 +165,7 @@ pub async fn update(
 }
 
 pub async fn delete(state: &AppState, actor: &Actor, id: UserId) -> Result<(), ManageError> {
+    may_manage(state, actor, id).await?;
     let now = state.now();
     let events = [actor.event(EventKind::UserDeleted, now).subject(id)];
     let mut tx = state.db.begin_write().await?;
@@ -184,6 +187,9 @@ pub async fn set_roles(
     role_names: &[String],
 ) -> Result<UserWithRoles, ManageError> {
     let role_ids = resolve_roles(state, role_names).await?;
+    may_manage(state, actor, id).await?;
+    let held = users::roles_of(state.db.pool(), id).await?;
+    may_assign(state, actor, &role_ids, &held).await?;
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     let user = users::find_by_id(&mut *tx, id).await?.ok_or(ManageError::NotFound("user"))?;
@@ -222,6 +228,7 @@ pub async fn set_password(
     use idp_core::ExposeSecret as _;
     let user =
         users::find_by_id(state.db.pool(), id).await?.ok_or(ManageError::NotFound("user"))?;
+    may_manage(state, actor, id).await?;
     if let Err(message) =
         validation::new_password(password.expose_secret(), &user.username, &user.email)
     {
@@ -326,6 +333,7 @@ pub async fn end_session(
     user: UserId,
     session: SessionId,
 ) -> Result<(), ManageError> {
+    may_manage(state, actor, user).await?;
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     match sessions::find(&mut *tx, session).await? {
@@ -351,6 +359,38 @@ pub async fn end_session(
 }
 
 /// Role names to ids; unknown names are a validation error listing them.
+/// An administrator's account is changed only by an administrator.
+async fn may_manage(state: &AppState, actor: &Actor, target: UserId) -> Result<(), ManageError> {
+    let held = users::roles_of(state.db.pool(), target).await?;
+    if held.iter().any(|r| r.eq_ignore_ascii_case(roles::ADMIN_ROLE)) {
+        actor.require_admin(state, "change an administrator's account").await?;
+    }
+    Ok(())
+}
+
+/// Roles are assigned only by an actor who holds everything they grant:
+/// `Admin` by an administrator, any other role by someone holding all of its
+/// permissions. Roles the user already `held` are not a new grant.
+async fn may_assign(
+    state: &AppState,
+    actor: &Actor,
+    role_ids: &[idp_core::ids::RoleId],
+    held: &[String],
+) -> Result<(), ManageError> {
+    let mut granted = Vec::new();
+    for id in role_ids {
+        let Some(role) = roles::find(state.db.pool(), *id).await? else { continue };
+        if held.iter().any(|h| h.eq_ignore_ascii_case(&role.name)) {
+            continue;
+        }
+        if role.name.eq_ignore_ascii_case(roles::ADMIN_ROLE) {
+            actor.require_admin(state, "assign the Admin role").await?;
+        }
+        granted.extend(roles::permissions_of_role(state.db.pool(), *id).await?);
+    }
+    actor.require_holds(state, &granted).await
+}
+
 async fn resolve_roles(
     state: &AppState,
     names: &[String],

@@ -249,3 +249,57 @@ engine_test!(
         assert_eq!(sessions.as_array().unwrap().iter().filter(|s| s["ended_at"].is_string()).count(), 1);
     }
 );
+
+engine_test!(
+    async fn delegated_permissions_do_not_lead_to_admin(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        let admin_id = json(app.get_bearer("/auth/me", &admin).await).await["id"].as_str().unwrap().to_owned();
+        let mallory = app.create_user("mallory").await;
+        let mallory_id = mallory["id"].as_str().unwrap().to_owned();
+        let bob = app.create_user("bob").await;
+        let bob_id = bob["id"].as_str().unwrap().to_owned();
+
+        // An admin delegates user and role management (not Admin itself).
+        let role = json(app.call(Method::POST, "/admin/roles", &admin, Some(json!({"name": "Helpdesk"}))).await).await;
+        let role_path = format!("/admin/roles/{}", role["id"].as_str().unwrap());
+        let perms = json!({"permissions": ["users:read", "users:write", "roles:read", "roles:write", "sessions:read", "sessions:write"]});
+        assert_eq!(app.call(Method::PUT, &format!("{role_path}/permissions"), &admin, Some(perms)).await.status(), StatusCode::OK);
+        let assign = json!({"roles": ["User", "Helpdesk"]});
+        let assigned = app.call(Method::PUT, &format!("/admin/users/{mallory_id}/roles"), &admin, Some(assign)).await;
+        assert_eq!(assigned.status(), StatusCode::OK);
+        let mallory_token = app.login("mallory").await.access_token;
+
+        // The delegated work is allowed: managing an ordinary user.
+        let bob_roles = json!({"roles": ["User", "Helpdesk"]});
+        let ok = app.call(Method::PUT, &format!("/admin/users/{bob_id}/roles"), &mallory_token, Some(bob_roles)).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+
+        // Every path to Admin is refused with 403, and nothing changes.
+        let to_admin = json!({"roles": ["User", "Admin"]});
+        let own = app.call(Method::PUT, &format!("/admin/users/{mallory_id}/roles"), &mallory_token, Some(to_admin.clone())).await;
+        assert_eq!(own.status(), StatusCode::FORBIDDEN);
+        assert_eq!(json(own).await["detail"], "Only an administrator may assign the Admin role.");
+        let new_admin = json!({"username": "sock", "email": "sock@example.com", "password": PASSWORD, "roles": ["Admin"]});
+        assert_eq!(app.call(Method::POST, "/admin/users", &mallory_token, Some(new_admin)).await.status(), StatusCode::FORBIDDEN);
+        let sessions = json(app.call(Method::GET, &format!("/admin/users/{admin_id}/sessions"), &mallory_token, None).await).await;
+        let session = sessions[0]["id"].as_str().expect("the admin's session is listed").to_owned();
+        let logout = app.call(Method::DELETE, &format!("/admin/users/{admin_id}/sessions/{session}"), &mallory_token, None).await;
+        assert_eq!(logout.status(), StatusCode::FORBIDDEN);
+        let disable = app.call(Method::PATCH, &format!("/admin/users/{admin_id}"), &mallory_token, Some(json!({"disabled": true}))).await;
+        assert_eq!(disable.status(), StatusCode::FORBIDDEN);
+        let delete = app.call(Method::DELETE, &format!("/admin/users/{admin_id}"), &mallory_token, None).await;
+        assert_eq!(delete.status(), StatusCode::FORBIDDEN);
+        // Nor can a role be widened past what its manager holds.
+        let widen = json!({"permissions": ["users:read", "users:write", "roles:read", "roles:write", "sessions:read", "sessions:write", "clients:write"]});
+        let widened = app.call(Method::PUT, &format!("{role_path}/permissions"), &mallory_token, Some(widen)).await;
+        assert_eq!(widened.status(), StatusCode::FORBIDDEN);
+        assert_eq!(json(widened).await["detail"], "You cannot grant permissions you do not hold: clients:write.");
+
+        assert_eq!(app.get_bearer("/auth/me", &admin).await.status(), StatusCode::OK, "the admin is untouched");
+        let mallory_now = json(app.call(Method::GET, &format!("/admin/users/{mallory_id}"), &admin, None).await).await;
+        assert_eq!(mallory_now["roles"], json!(["Helpdesk", "User"]));
+        let role_now = json(app.get_bearer(&role_path, &admin).await).await;
+        assert!(!role_now["permissions"].as_array().unwrap().contains(&json!("clients:write")));
+    }
+);
