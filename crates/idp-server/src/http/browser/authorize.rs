@@ -12,7 +12,7 @@ use idp_core::scope::Scope;
 use idp_store::repo::browser_sessions::BrowserSession;
 use idp_store::repo::{clients, consents};
 
-use super::html::{cookie, error_page, redirect, set_cookie};
+use super::html::{cookie, error_page, form_fields, redirect, set_cookie};
 use super::pages::{self, LoginNotice};
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
@@ -28,11 +28,6 @@ type Page = Response;
 
 /// Parses the query string or form body strictly: a parameter given twice
 /// is an error (RFC 6749 §3.1), shown as a page.
-fn parse(bytes: &[u8]) -> Result<FormFields, Page> {
-    FormFields::from_urlencoded(bytes)
-        .map_err(|e| error_page(StatusCode::BAD_REQUEST, &e.description))
-}
-
 /// Runs the checks; a failure is an error page (before the redirect URI is
 /// trusted) or a redirect back to the client with `error` and `state`.
 async fn validate(state: &AppState, request: &AuthorizationRequest) -> Result<Validated, Page> {
@@ -197,9 +192,9 @@ pub async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Page {
-    let fields = match parse(query.unwrap_or_default().as_bytes()) {
+    let fields = match FormFields::from_urlencoded(query.unwrap_or_default().as_bytes()) {
         Ok(fields) => fields,
-        Err(page) => return page,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
     };
     let request = AuthorizationRequest::from_map(fields.as_map());
     let v = match validate(&state, &request).await {
@@ -277,7 +272,7 @@ pub async fn login(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Page {
-    let fields = match parse(&body) {
+    let fields = match form_fields(&headers, &body) {
         Ok(fields) => fields,
         Err(page) => return page,
     };
@@ -368,7 +363,7 @@ pub async fn consent(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Page {
-    let fields = match parse(&body) {
+    let fields = match form_fields(&headers, &body) {
         Ok(fields) => fields,
         Err(page) => return page,
     };

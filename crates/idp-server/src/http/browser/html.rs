@@ -5,6 +5,8 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::http::form::FormFields;
+
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -62,6 +64,26 @@ pub fn page(status: StatusCode, title: &str, body: &str, form_targets: &[String]
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     (status, headers, html).into_response()
+}
+
+/// The fields of a form a browser posted. Our forms are urlencoded; any
+/// other body is refused with a page saying so. (The page is the error,
+/// returned once per request; boxing it would buy nothing.)
+#[allow(clippy::result_large_err)]
+pub fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<FormFields, Response> {
+    let urlencoded = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !urlencoded {
+        return Err(error_page(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "This page accepts only the form it sent.",
+        ));
+    }
+    FormFields::from_urlencoded(body)
+        .map_err(|e| error_page(StatusCode::BAD_REQUEST, &e.description))
 }
 
 /// A page that says what went wrong, and never redirects anywhere.

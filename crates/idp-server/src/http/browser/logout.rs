@@ -7,7 +7,7 @@ use idp_core::jose;
 use idp_core::token::IdClaims;
 use idp_store::repo::clients;
 
-use super::html::{cookie, error_page, redirect, set_cookie};
+use super::html::{cookie, error_page, form_fields, redirect, set_cookie};
 use super::pages;
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
@@ -50,9 +50,9 @@ pub async fn logout_post(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match FormFields::from_urlencoded(&body) {
+    match form_fields(&headers, &body) {
         Ok(fields) => logout(&state, &origin, &headers, &fields, StatusCode::SEE_OTHER).await,
-        Err(e) => error_page(StatusCode::BAD_REQUEST, &e.description),
+        Err(page) => page,
     }
 }
 

@@ -15,6 +15,13 @@ use axum::routing::{get, post};
 use crate::service::rate_limit::Bucket;
 use crate::state::AppState;
 
+pub use html::error_page;
+
+/// Paths whose answers are HTML pages for a person, errors included.
+pub fn is_page(path: &str) -> bool {
+    matches!(path, "/auth/authorize" | "/auth/authorize/consent" | "/auth/logout")
+}
+
 /// The browser routes (merged into the main router). Login attempts are
 /// rate limited per client IP; showing the pages is not.
 pub fn routes(state: &AppState) -> Router<AppState> {
