@@ -84,11 +84,27 @@ pub async fn timeout(limit: Duration, request: Request, next: Next) -> Response 
 
 /// Error responses produced outside our handlers (axum's extractor
 /// rejections, the body-limit layer) come as plain text; give them our
-/// problem body so that every 4xx/5xx looks the same to clients — or, on
-/// the pages a browser posts to, an error page a person can read.
+/// problem body so that every 4xx/5xx looks the same to clients.
 pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
-    let for_a_person = crate::http::browser::is_page(request.uri().path());
-    let response = next.run(request).await;
+    replace_bare_error(next.run(request).await, |status, detail| {
+        problem_response(status, detail.into(), Vec::new())
+    })
+    .await
+}
+
+/// The same for the pages a browser posts to: an error page a person can
+/// read.
+pub async fn page_for_bare_errors(request: Request, next: Next) -> Response {
+    replace_bare_error(next.run(request).await, |status, detail| {
+        crate::http::browser::error_page(status, &detail)
+    })
+    .await
+}
+
+async fn replace_bare_error(
+    response: Response,
+    render: impl FnOnce(StatusCode, String) -> Response,
+) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -108,11 +124,7 @@ pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).into_owned(),
         _ => status.canonical_reason().unwrap_or("Error").to_owned(),
     };
-    let mut replaced = if for_a_person {
-        crate::http::browser::error_page(status, &detail)
-    } else {
-        problem_response(status, detail.into(), Vec::new())
-    };
+    let mut replaced = render(status, detail);
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             replaced.headers_mut().insert(name.clone(), value.clone());

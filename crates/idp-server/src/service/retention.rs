@@ -1,7 +1,8 @@
 //! Bounded storage: expired and consumed refresh tokens, ended sessions,
-//! expired authorization codes, ended browser sign-ins, revoked-token entries, old rate-limit windows and stale lockout counters
-//! are deleted in small batches by a background task, so that tables do not
-//! grow without bound under steady load. Audit events are kept longer
+//! expired authorization codes, ended browser sign-ins, revoked-token
+//! entries, old rate-limit windows and stale lockout counters are deleted
+//! in small batches by a background task, so that tables do not grow
+//! without bound under steady load. Audit events are kept longer
 //! (`AUDIT_RETENTION_DAYS`).
 //!
 //! Every node runs the task; the deletes are idempotent, so nodes sweeping

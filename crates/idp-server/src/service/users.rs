@@ -9,6 +9,7 @@ use idp_core::ids::{SessionId, UserId};
 use idp_core::session::{EndReason, Session};
 use idp_core::user::User;
 use idp_core::validation::{self, FieldViolation};
+use idp_store::repo::roles::Role;
 use idp_store::repo::{refresh_tokens, roles, sessions, users};
 use idp_store::{StoreError, Transaction};
 
@@ -79,8 +80,8 @@ pub async fn create(
     if !violations.is_empty() {
         return Err(ManageError::Invalid(violations));
     }
-    let role_ids = resolve_roles(state, role_names).await?;
-    may_assign(state, actor, &role_ids, &[]).await?;
+    let new_roles = resolve_roles(state, role_names).await?;
+    may_assign(state, actor, &new_roles, &[]).await?;
     let hash = state.hashing.hash(password).await?;
     let now = state.now();
     let user = new_user(username, email, name, hash, now);
@@ -90,8 +91,8 @@ pub async fn create(
         .detail("username", user.username.clone())];
     let mut tx = state.db.begin_write().await?;
     users::insert(&mut *tx, &user).await.map_err(taken)?;
-    for role in &role_ids {
-        roles::add_user(&mut *tx, *role, user.id).await?;
+    for role in &new_roles {
+        roles::add_user(&mut *tx, role.id, user.id).await?;
     }
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
@@ -186,17 +187,16 @@ pub async fn set_roles(
     id: UserId,
     role_names: &[String],
 ) -> Result<UserWithRoles, ManageError> {
-    let role_ids = resolve_roles(state, role_names).await?;
-    may_manage(state, actor, id).await?;
-    let held = users::roles_of(state.db.pool(), id).await?;
-    may_assign(state, actor, &role_ids, &held).await?;
+    let new_roles = resolve_roles(state, role_names).await?;
+    let held = may_manage(state, actor, id).await?;
+    may_assign(state, actor, &new_roles, &held).await?;
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     let user = users::find_by_id(&mut *tx, id).await?.ok_or(ManageError::NotFound("user"))?;
     let before = users::roles_of(&mut *tx, id).await?;
     users::clear_roles(&mut *tx, id).await?;
-    for role in &role_ids {
-        roles::add_user(&mut *tx, *role, id).await?;
+    for role in &new_roles {
+        roles::add_user(&mut *tx, role.id, id).await?;
     }
     let after = users::roles_of(&mut *tx, id).await?;
     let mut events = Vec::new();
@@ -358,14 +358,18 @@ pub async fn end_session(
     Ok(())
 }
 
-/// Role names to ids; unknown names are a validation error listing them.
-/// An administrator's account is changed only by an administrator.
-async fn may_manage(state: &AppState, actor: &Actor, target: UserId) -> Result<(), ManageError> {
+/// An administrator's account is changed only by an administrator. Returns
+/// the roles the target holds.
+async fn may_manage(
+    state: &AppState,
+    actor: &Actor,
+    target: UserId,
+) -> Result<Vec<String>, ManageError> {
     let held = users::roles_of(state.db.pool(), target).await?;
     if held.iter().any(|r| r.eq_ignore_ascii_case(roles::ADMIN_ROLE)) {
         actor.require_admin(state, "change an administrator's account").await?;
     }
-    Ok(())
+    Ok(held)
 }
 
 /// Roles are assigned only by an actor who holds everything they grant:
@@ -374,32 +378,29 @@ async fn may_manage(state: &AppState, actor: &Actor, target: UserId) -> Result<(
 async fn may_assign(
     state: &AppState,
     actor: &Actor,
-    role_ids: &[idp_core::ids::RoleId],
+    new_roles: &[Role],
     held: &[String],
 ) -> Result<(), ManageError> {
     let mut granted = Vec::new();
-    for id in role_ids {
-        let Some(role) = roles::find(state.db.pool(), *id).await? else { continue };
+    for role in new_roles {
         if held.iter().any(|h| h.eq_ignore_ascii_case(&role.name)) {
             continue;
         }
         if role.name.eq_ignore_ascii_case(roles::ADMIN_ROLE) {
             actor.require_admin(state, "assign the Admin role").await?;
         }
-        granted.extend(roles::permissions_of_role(state.db.pool(), *id).await?);
+        granted.extend(roles::permissions_of_role(state.db.pool(), role.id).await?);
     }
     actor.require_holds(state, &granted).await
 }
 
-async fn resolve_roles(
-    state: &AppState,
-    names: &[String],
-) -> Result<Vec<idp_core::ids::RoleId>, ManageError> {
-    let mut ids = Vec::new();
+/// Role names to roles; unknown names are a validation error listing them.
+async fn resolve_roles(state: &AppState, names: &[String]) -> Result<Vec<Role>, ManageError> {
+    let mut found: Vec<Role> = Vec::new();
     let mut unknown = Vec::new();
     for name in names {
         match roles::find_by_name(state.db.pool(), name).await? {
-            Some(role) if !ids.contains(&role.id) => ids.push(role.id),
+            Some(role) if !found.iter().any(|r| r.id == role.id) => found.push(role),
             Some(_) => {}
             None => unknown.push(name.as_str()),
         }
@@ -410,7 +411,7 @@ async fn resolve_roles(
             format!("unknown roles: {}", unknown.join(", ")),
         ));
     }
-    Ok(ids)
+    Ok(found)
 }
 
 fn taken(err: StoreError) -> ManageError {

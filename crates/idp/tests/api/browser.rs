@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 struct Driver {
     child: Child,
     url: String,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -62,7 +62,7 @@ async fn start_driver() -> Option<Driver> {
     let driver = Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
-        _profile: tempfile::tempdir().unwrap(),
+        profile: tempfile::tempdir().unwrap(),
     };
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
@@ -83,7 +83,7 @@ async fn open_browser(driver: &Driver) -> fantoccini::Client {
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--window-size=1024,900",
-                format!("--user-data-dir={}", driver._profile.path().display()),
+                format!("--user-data-dir={}", driver.profile.path().display()),
             ],
         },
     });

@@ -26,8 +26,6 @@ const CSRF_COOKIE: &str = "idp_csrf";
 
 type Page = Response;
 
-/// Parses the query string or form body strictly: a parameter given twice
-/// is an error (RFC 6749 §3.1), shown as a page.
 /// Runs the checks; a failure is an error page (before the redirect URI is
 /// trusted) or a redirect back to the client with `error` and `state`.
 async fn validate(state: &AppState, request: &AuthorizationRequest) -> Result<Validated, Page> {

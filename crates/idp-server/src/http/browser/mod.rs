@@ -17,13 +17,9 @@ use crate::state::AppState;
 
 pub use html::error_page;
 
-/// Paths whose answers are HTML pages for a person, errors included.
-pub fn is_page(path: &str) -> bool {
-    matches!(path, "/auth/authorize" | "/auth/authorize/consent" | "/auth/logout")
-}
-
 /// The browser routes (merged into the main router). Login attempts are
-/// rate limited per client IP; showing the pages is not.
+/// rate limited per client IP; showing the pages is not. Errors raised
+/// before a handler runs (an oversized body) become pages too.
 pub fn routes(state: &AppState) -> Router<AppState> {
     let limited = middleware::from_fn_with_state(
         state.clone(),
@@ -39,6 +35,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/auth/authorize/consent", post(authorize::consent))
         .route("/auth/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/favicon.ico", get(favicon))
+        .layer(middleware::from_fn(crate::http::layers::page_for_bare_errors))
 }
 
 /// Browsers fetch `/favicon.ico` with every page; an empty, cacheable answer
