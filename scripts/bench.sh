@@ -9,7 +9,10 @@
 # Environment: DURATION (s, default 20), CONCURRENCY (default 32),
 # ENGINES ("sqlite postgres"), SCENARIOS (see below), ALGORITHM (RS256),
 # BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/test),
-# LOADGEN_DIR (default: ../shared/tools/loadgen next to this repository).
+# LOADGEN_DIR (default: ../shared/tools/loadgen next to this repository),
+# IDP_BIN (an idp binary to use instead of building a release one; CI's smoke
+# run reuses the binary the test build made, which is enough to prove every
+# scenario works but not for figures worth recording).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -27,7 +30,7 @@ done
 DURATION="${DURATION:-$($smoke && echo 3 || echo 20)}"
 CONCURRENCY="${CONCURRENCY:-32}"
 ENGINES="${ENGINES:-sqlite postgres}"
-SCENARIOS="${SCENARIOS:-jwks discovery userinfo refresh password}"
+SCENARIOS="${SCENARIOS:-jwks discovery userinfo introspect client_credentials refresh password}"
 ALGORITHM="${ALGORITHM:-RS256}"
 BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 PORT="${PORT:-18080}"
@@ -43,10 +46,17 @@ find_loadgen() {
     exit 2
 }
 loadgen_dir="$(find_loadgen)"
-echo "building idp and loadgen (release)…" >&2
-cargo build --release --locked -p idp >&2
+if [ -n "${IDP_BIN:-}" ]; then
+    idp="$(cd "$(dirname "$IDP_BIN")" && pwd)/$(basename "$IDP_BIN")"
+    [ -x "$idp" ] || { echo "IDP_BIN=$IDP_BIN is not an executable" >&2; exit 2; }
+    if $record; then echo "IDP_BIN is for smoke runs; not recording its figures" >&2; record=false; fi
+else
+    echo "building idp (release)…" >&2
+    cargo build --release --locked -p idp >&2
+    idp="$root/target/release/idp"
+fi
+echo "building loadgen (release)…" >&2
 (cd "$loadgen_dir" && cargo build --release --locked >&2)
-idp="$root/target/release/idp"
 loadgen="$loadgen_dir/target/release/loadgen"
 
 work="$(mktemp -d)"
@@ -84,6 +94,12 @@ start_server() { # engine
     curl -fs -H 'content-type: application/json' \
         -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"$password\"}" \
         "$base/auth/register" >/dev/null
+    # A backend client for client_credentials and introspection.
+    DATABASE_URL="$url" SECRET_KEY="bench-secret-key-0123456789abcdef0123456789" RUST_LOG=warn \
+        "$idp" client create --name "Bench backend" --confidential \
+        --grant-type client_credentials --scope bench:read --file "$work/client.json" >/dev/null
+    client_id="$(json_field "['client_id']" <"$work/client.json")"
+    client_secret="$(json_field "['client_secret']" <"$work/client.json")"
 }
 
 stop_server() {
@@ -102,6 +118,14 @@ run_scenario() { # scenario -> one loadgen JSON line
             local token
             token="$(curl -fs -d grant_type=password -d "username=$user" -d "password=$password" "$base/auth/token" | json_field "['access_token']")"
             "$loadgen" "${common[@]}" get "$base/auth/userinfo" --bearer "$token" ;;
+        introspect)
+            local token
+            token="$(curl -fs -u "$client_id:$client_secret" -d grant_type=client_credentials "$base/auth/token" | json_field "['access_token']")"
+            "$loadgen" "${common[@]}" introspect --url "$base/auth/introspect" --token "$token" \
+                --client-id "$client_id" --client-secret "$client_secret" ;;
+        client_credentials)
+            "$loadgen" "${common[@]}" client-credentials --token-url "$base/auth/token" \
+                --client-id "$client_id" --client-secret "$client_secret" --scope bench:read ;;
         refresh)
             "$loadgen" "${common[@]}" refresh-chain --token-url "$base/auth/token" --username "$user" --password "$password" ;;
         password)
