@@ -10,7 +10,7 @@ use idp_core::jose::{self, Algorithm, Expectations, SigningKey, VerifyingKey};
 use libfuzzer_sys::fuzz_target;
 
 static KEY: LazyLock<(SigningKey, Arc<VerifyingKey>)> = LazyLock::new(|| {
-    let key = SigningKey::generate(Algorithm::Es256).expect("a key");
+    let key = SigningKey::generate(Algorithm::ES256).expect("a key");
     let verifying = Arc::new(key.verifying_key().expect("its public half"));
     (key, verifying)
 });

@@ -178,6 +178,22 @@ impl Db {
         Ok(Transaction { tx, _writer: writer })
     }
 
+    /// A write transaction that no other node's `begin_serialized` with the
+    /// same `lock` overlaps: for check-then-act work that every node may try
+    /// at once (creating the first signing key). PostgreSQL takes a
+    /// transaction-scoped advisory lock; SQLite's `BEGIN IMMEDIATE` already
+    /// admits one writer at a time.
+    pub async fn begin_serialized(&self, lock: i64) -> Result<Transaction, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+                .bind(lock)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// One round trip to the database.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -49,16 +49,24 @@ impl StoreError {
     /// True when the database could not be reached at all (as opposed to a
     /// statement failing): readiness reports it, requests get 503.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Self::Database(
                 sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::WorkerCrashed
-            )
-        )
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            // The server going away mid-session: SQLSTATE class 08
+            // (connection exception), 57 (operator intervention: shutdown,
+            // "the database system is starting up") and 53 (insufficient
+            // resources, e.g. too many connections). SQLSTATEs have five
+            // characters; SQLite's numeric codes are shorter.
+            Self::Database(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+                code.len() == 5 && ["08", "57", "53"].iter().any(|class| code.starts_with(class))
+            }),
+            _ => false,
+        }
     }
 
     /// The unique index a write collided with, if that is what happened.

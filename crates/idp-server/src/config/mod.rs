@@ -92,6 +92,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often expired rows are swept; `None` turns the sweeper off.
     pub cleanup_interval: Option<Duration>,
+    /// How often each node re-reads the signing-key table (a key rotated on
+    /// another node is in this node's JWKS within this time).
+    pub keys_refresh_interval: Duration,
     /// Ended sessions are kept this long (admins see them), then deleted.
     pub session_retention: Duration,
     /// Audit events are kept this long; `None` keeps them forever.
@@ -205,6 +208,7 @@ impl Settings {
                 0 => None,
                 n => Some(secs(n)),
             },
+            keys_refresh_interval: secs(source.number("KEYS_REFRESH_SECONDS", 30, 1..=3_600)?),
             session_retention: days(source.number("SESSION_RETENTION_DAYS", 7, 0..=3_650)?),
             audit_retention: match source.number("AUDIT_RETENTION_DAYS", 90, 0..=36_500)? {
                 0 => None,

@@ -63,6 +63,8 @@ use crate::state::AppState;
         admin::clients::delete,
         admin::clients::reset_secret,
         admin::audit::list,
+        admin::keys::list,
+        admin::keys::rotate,
     ),
     components(schemas(super::error::Problem, super::error::FieldError, super::oauth_error::OAuthErrorBody)),
     modifiers(&BearerAuth),

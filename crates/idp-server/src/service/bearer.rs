@@ -97,9 +97,14 @@ impl BearerVerifier {
             now,
             leeway: self.leeway,
         };
-        let keys = self.keys.current();
-        let claims: AccessClaims = jose::verify(token, |kid| keys.verifier(kid), &expect)?;
-        drop(keys);
+        let verified = jose::verify(token, |kid| self.keys.current().verifier(kid), &expect);
+        let claims: AccessClaims = match verified {
+            // Signed with a key another node has just started using.
+            Err(VerifyError::UnknownKey) if self.keys.refresh_for_unknown_kid().await => {
+                jose::verify(token, |kid| self.keys.current().verifier(kid), &expect)?
+            }
+            other => other?,
+        };
         let session_id = match &claims.sid {
             Some(sid) => Some(sid.parse::<SessionId>().map_err(|_| VerifyError::Malformed)?),
             None => None,

@@ -2,13 +2,16 @@
 //!
 //! Keys are parsed once and held in memory ([`KeySet`]), swapped atomically
 //! when the set changes. Every node reads the same `signing_keys` table, so a
-//! key generated or rotated anywhere is picked up everywhere within
-//! [`REFRESH_INTERVAL`]. A rotated key is published [`PUBLISH_AHEAD`] before
-//! it signs, so verifiers that cached the JWKS know it before they meet it.
+//! key generated or rotated anywhere is in every node's JWKS within
+//! `KEYS_REFRESH_SECONDS`; a token signed with a key this node has not seen
+//! yet makes it re-read the table at once (at most once per
+//! [`UNKNOWN_KID_REFRESH`]). A rotated key is published [`PUBLISH_AHEAD`]
+//! before it signs, so verifiers that cached the JWKS know it before they
+//! meet it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
@@ -20,8 +23,12 @@ use idp_store::{Db, StoreError};
 
 use crate::config::Settings;
 
-/// How often each node re-reads the key table.
-pub const REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// The advisory lock that serializes creating the first key across nodes.
+const KEY_SETUP_LOCK: i64 = 0x6964_7000_6b65_7973; // "idp\0keys"
+
+/// The least time between two re-reads caused by tokens naming an unknown
+/// `kid`, so that made-up kids cannot turn into a query per request.
+pub const UNKNOWN_KID_REFRESH: Duration = Duration::from_secs(1);
 /// How long a rotated key is published before it signs. Longer than the
 /// JWKS cache lifetime plus every node's refresh interval.
 pub const PUBLISH_AHEAD: Duration = Duration::from_secs(10 * 60);
@@ -48,6 +55,15 @@ pub enum KeyRingError {
     Corrupt { kid: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A key just added by a rotation.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    /// When it starts signing (now, or after [`PUBLISH_AHEAD`]).
+    pub signs_from: UnixTime,
 }
 
 /// The keys in force at one moment.
@@ -82,6 +98,7 @@ pub struct KeySource {
     algorithm: Algorithm,
     file_key: Option<Arc<SigningKey>>,
     retire_after: Duration,
+    refresh_interval: Duration,
 }
 
 impl KeySource {
@@ -103,6 +120,7 @@ impl KeySource {
             // published for a day plus the leeway.
             retire_after: settings.access_token_ttl.max(Duration::from_secs(24 * 3600))
                 + settings.jwt_leeway,
+            refresh_interval: settings.keys_refresh_interval,
         })
     }
 
@@ -124,29 +142,55 @@ impl KeySource {
             tx.commit().await?;
             return Ok(());
         }
-        let published = signing_keys::published(self.db.pool(), now).await?;
-        let usable = published.iter().any(|k| {
-            k.active && k.alg == self.algorithm.as_str() && !k.private_key_sealed.is_empty()
-        });
-        if !usable {
-            // First start, a changed ALGORITHM, or a switch away from a key
-            // file: a new key signs at once; the others retire.
-            self.add_key(now, true).await?;
+        if self.has_usable_key(&signing_keys::published(self.db.pool(), now).await?) {
+            return Ok(());
         }
+        // First start, a changed ALGORITHM, or a switch away from a key
+        // file: a new key signs at once; the others retire. Nodes starting
+        // together each get here; the lock and the second look let exactly
+        // one of them add the key.
+        let (key, sealed) = self.generate().await?;
+        let mut tx = self.db.begin_serialized(KEY_SETUP_LOCK).await?;
+        if self.has_usable_key(&signing_keys::published(&mut *tx, now).await?) {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        self.record_key(tx, &key, sealed, now, true, "system").await?;
         Ok(())
+    }
+
+    fn has_usable_key(&self, published: &[StoredKey]) -> bool {
+        published.iter().any(|k| {
+            k.active && k.alg == self.algorithm.as_str() && !k.private_key_sealed.is_empty()
+        })
     }
 
     /// `idp keys rotate`: adds a key that signs after [`PUBLISH_AHEAD`] (or
     /// at once with `immediately`, e.g. after a compromise); older keys stop
     /// signing then and stay published until their tokens have expired.
-    pub async fn rotate(&self, immediately: bool) -> Result<String, KeyRingError> {
+    /// `actor` is who asked, for the audit log.
+    pub async fn rotate(&self, immediately: bool, actor: &str) -> Result<NewKey, KeyRingError> {
         if self.is_file_managed() {
             return Err(KeyRingError::FileManaged);
         }
-        self.add_key(self.clock.now(), immediately).await
+        self.add_key(self.clock.now(), immediately, actor).await
     }
 
-    async fn add_key(&self, now: UnixTime, immediately: bool) -> Result<String, KeyRingError> {
+    async fn add_key(
+        &self,
+        now: UnixTime,
+        immediately: bool,
+        actor: &str,
+    ) -> Result<NewKey, KeyRingError> {
+        // Generated before the transaction opens: RSA takes a while, and
+        // SQLite admits one writer at a time.
+        let (key, sealed) = self.generate().await?;
+        let tx = self.db.begin_write().await?;
+        self.record_key(tx, &key, sealed, now, immediately, actor).await
+    }
+
+    /// A new key of the configured algorithm and its sealed private half.
+    async fn generate(&self) -> Result<(SigningKey, String), KeyRingError> {
         let algorithm = self.algorithm;
         let key = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
             .await
@@ -157,9 +201,22 @@ impl KeySource {
             .kek
             .seal(&pkcs8, key.kid().as_bytes())
             .map_err(|e| KeyRingError::Generate(e.to_string()))?;
+        Ok((key, sealed))
+    }
+
+    /// Records `key` in `tx`, retires the others, and commits.
+    async fn record_key(
+        &self,
+        mut tx: idp_store::Transaction,
+        key: &SigningKey,
+        sealed: String,
+        now: UnixTime,
+        immediately: bool,
+        actor: &str,
+    ) -> Result<NewKey, KeyRingError> {
+        let algorithm = self.algorithm;
         let signs_from = if immediately { now } else { now + PUBLISH_AHEAD };
-        let stored = self.stored(&key, sealed, now, signs_from);
-        let mut tx = self.db.begin_write().await?;
+        let stored = self.stored(key, sealed, now, signs_from);
         signing_keys::insert(&mut *tx, &stored).await?;
         // The old keys keep signing until the new one takes over, then stay
         // published until every token they signed has expired.
@@ -172,7 +229,7 @@ impl KeySource {
         .await?;
         let mut events = vec![
             AuditEvent::new(EventKind::KeyCreated, Outcome::Success, now)
-                .actor("system")
+                .actor(actor)
                 .detail("kid", key.kid())
                 .detail("alg", algorithm.as_str())
                 .detail("signs_from", signs_from.as_secs()),
@@ -180,7 +237,7 @@ impl KeySource {
         if retired > 0 {
             events.push(
                 AuditEvent::new(EventKind::KeyRetired, Outcome::Success, now)
-                    .actor("system")
+                    .actor(actor)
                     .detail("keys", retired)
                     .detail("stops_signing", signs_from.as_secs()),
             );
@@ -189,7 +246,7 @@ impl KeySource {
         tx.commit().await?;
         super::audit::emit(&events);
         tracing::info!(kid = key.kid(), alg = %algorithm, signs_from = signs_from.as_secs(), "signing key added");
-        Ok(key.kid().to_owned())
+        Ok(NewKey { kid: key.kid().to_owned(), alg: algorithm, signs_from })
     }
 
     fn stored(
@@ -302,6 +359,8 @@ fn load_file_key(settings: &Settings, path: &std::path::Path) -> Result<SigningK
 pub struct KeyRing {
     source: KeySource,
     current: ArcSwap<KeySet>,
+    /// When a token with an unknown `kid` last made us re-read the table.
+    last_unknown_kid_refresh: Mutex<Option<Instant>>,
 }
 
 impl KeyRing {
@@ -309,7 +368,11 @@ impl KeyRing {
     pub async fn start(source: KeySource) -> Result<Arc<Self>, KeyRingError> {
         source.ensure().await?;
         let set = source.load().await?;
-        Ok(Arc::new(Self { source, current: ArcSwap::from_pointee(set) }))
+        Ok(Arc::new(Self {
+            source,
+            current: ArcSwap::from_pointee(set),
+            last_unknown_kid_refresh: Mutex::new(None),
+        }))
     }
 
     pub fn current(&self) -> arc_swap::Guard<Arc<KeySet>> {
@@ -327,11 +390,36 @@ impl KeyRing {
         }
     }
 
-    /// Refreshes every [`REFRESH_INTERVAL`] until the ring is dropped.
+    /// A token named a `kid` this node does not know: another node may
+    /// have just rotated. Re-reads the table unless that happened less than
+    /// [`UNKNOWN_KID_REFRESH`] ago; says whether it did.
+    pub async fn refresh_for_unknown_kid(&self) -> bool {
+        {
+            let mut last = self.last_unknown_kid_refresh.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|at| at.elapsed() < UNKNOWN_KID_REFRESH) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        self.refresh().await;
+        true
+    }
+
+    /// Adds a key (see [`KeySource::rotate`]) and uses it on this node at
+    /// once; the other nodes follow within `KEYS_REFRESH_SECONDS`.
+    pub async fn rotate(&self, immediately: bool, actor: &str) -> Result<NewKey, KeyRingError> {
+        let key = self.source.rotate(immediately, actor).await?;
+        self.refresh().await;
+        Ok(key)
+    }
+
+    /// Refreshes every `KEYS_REFRESH_SECONDS` until the ring is dropped.
     pub fn spawn_refresher(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
+        let period = self.source.refresh_interval;
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(REFRESH_INTERVAL);
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
                 tick.tick().await;

@@ -72,9 +72,13 @@ async fn rotate(settings: &Settings, db: &Db, immediately: bool) -> Result<(), F
         .map_err(|e| Failure::failed(format!("cannot apply migrations: {e}")))?;
     let source = KeySource::new(settings, db.clone(), Arc::new(SystemClock))
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let kid = source.rotate(immediately).await.map_err(|e| Failure::failed(e.to_string()))?;
+    let kid =
+        source.rotate(immediately, "cli").await.map_err(|e| Failure::failed(e.to_string()))?.kid;
     if immediately {
-        println!("New {} key {kid} signs from now on.", settings.algorithm);
+        println!(
+            "New {} key {kid} signs from now on (other running nodes within KEYS_REFRESH_SECONDS).",
+            settings.algorithm
+        );
     } else {
         println!(
             "New {} key {kid} is published now and signs in {} minutes.",

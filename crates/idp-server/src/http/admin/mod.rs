@@ -4,6 +4,7 @@
 pub(super) mod audit;
 pub(super) mod clients;
 pub(super) mod dashboard;
+pub(super) mod keys;
 pub(super) mod permissions;
 pub(super) mod roles;
 pub(super) mod users;
@@ -34,4 +35,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/clients/{id}/secret", post(clients::reset_secret))
         .route("/admin/audit", get(audit::list))
+        .route("/admin/keys", get(keys::list))
+        .route("/admin/keys/rotate", post(keys::rotate))
 }
