@@ -97,14 +97,8 @@ impl BearerVerifier {
             now,
             leeway: self.leeway,
         };
-        let verified = jose::verify(token, |kid| self.keys.current().verifier(kid), &expect);
-        let claims: AccessClaims = match verified {
-            // Signed with a key another node has just started using.
-            Err(VerifyError::UnknownKey) if self.keys.refresh_for_unknown_kid().await => {
-                jose::verify(token, |kid| self.keys.current().verifier(kid), &expect)?
-            }
-            other => other?,
-        };
+        let claims: AccessClaims =
+            self.keys.verify(|keys| jose::verify(token, |kid| keys.verifier(kid), &expect)).await?;
         let session_id = match &claims.sid {
             Some(sid) => Some(sid.parse::<SessionId>().map_err(|_| VerifyError::Malformed)?),
             None => None,

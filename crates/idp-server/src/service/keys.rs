@@ -17,7 +17,9 @@ use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use idp_core::audit::{AuditEvent, EventKind, Outcome};
 use idp_core::clock::{Clock, UnixTime};
-use idp_core::jose::{Algorithm, Jwk, JwkSet, KeyEncryptionKey, SigningKey, VerifyingKey};
+use idp_core::jose::{
+    Algorithm, Jwk, JwkSet, KeyEncryptionKey, SigningKey, VerifyError, VerifyingKey,
+};
 use idp_store::repo::signing_keys::{self, StoredKey};
 use idp_store::{Db, StoreError};
 
@@ -390,10 +392,25 @@ impl KeyRing {
         }
     }
 
-    /// A token named a `kid` this node does not know: another node may
-    /// have just rotated. Re-reads the table unless that happened less than
-    /// [`UNKNOWN_KID_REFRESH`] ago; says whether it did.
-    pub async fn refresh_for_unknown_kid(&self) -> bool {
+    /// Runs a signature check against this node's keys. When the token
+    /// names a `kid` this node does not know (another node may have just
+    /// rotated), re-reads the table and checks once more, unless a re-read
+    /// for that reason happened less than [`UNKNOWN_KID_REFRESH`] ago.
+    /// Every check of a token we signed goes through here, so none of them
+    /// trusts a stale key set.
+    pub async fn verify<T>(
+        &self,
+        check: impl Fn(&KeySet) -> Result<T, VerifyError>,
+    ) -> Result<T, VerifyError> {
+        match check(&self.current()) {
+            Err(VerifyError::UnknownKey) if self.refresh_for_unknown_kid().await => {
+                check(&self.current())
+            }
+            other => other,
+        }
+    }
+
+    async fn refresh_for_unknown_kid(&self) -> bool {
         {
             let mut last = self.last_unknown_kid_refresh.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_some_and(|at| at.elapsed() < UNKNOWN_KID_REFRESH) {

@@ -101,12 +101,13 @@ async fn revoke_access(
     now: UnixTime,
 ) -> Result<Option<Revoked>, RevocationError> {
     // Only a JWT we signed can be revoked; an expired one needs nothing.
-    let keys = state.keys.current();
-    let Ok(claims) = jose::verify_signature_only::<AccessClaims>(token, |kid| keys.verifier(kid))
-    else {
+    let checked = state
+        .keys
+        .verify(|keys| jose::verify_signature_only::<AccessClaims>(token, |kid| keys.verifier(kid)))
+        .await;
+    let Ok(claims) = checked else {
         return Ok(None);
     };
-    drop(keys);
     if claims.client_id != client.id.as_str() {
         return Err(RevocationError::NotYourToken);
     }

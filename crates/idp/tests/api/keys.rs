@@ -3,6 +3,10 @@
 #[allow(unused_imports)]
 use crate::helpers::*;
 
+use std::time::Duration;
+
+use idp_core::token::{ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
+use idp_server::service::keys::{KeyRing, KeySource};
 use reqwest::StatusCode;
 
 fn openssl(args: &[&str], dir: &std::path::Path) {
@@ -82,3 +86,67 @@ async fn keys_rotate_publishes_a_new_key_before_it_signs() {
     assert_eq!(list.lines().filter(|l| l.contains("active")).count(), 1, "{list}");
     assert_eq!(list.lines().filter(|l| l.contains("retired")).count(), 1, "{list}");
 }
+
+/// Another node on the same database: its own key ring, which rotates
+/// while this app's ring has not re-read the table.
+async fn other_node_rotates(app: &TestApp) -> std::sync::Arc<KeyRing> {
+    let source =
+        KeySource::new(&app.state.settings, app.state.db.clone(), app.state.clock.clone()).unwrap();
+    let ring = KeyRing::start(source).await.unwrap();
+    ring.rotate(true, "test").await.unwrap();
+    ring
+}
+
+/// The same claims, signed with the other node's current key.
+fn resigned(ring: &KeyRing, typ: &str, token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
+    )
+    .unwrap();
+    let signed = ring.current().signer().sign_jwt(typ, &claims).unwrap();
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    assert_ne!(kid(&signed), kid(token), "signed with a key the app has not seen");
+    signed
+}
+
+engine_test!(
+    async fn tokens_signed_with_a_key_rotated_on_another_node_count_at_once_everywhere(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        let tokens = app.login("alice").await;
+        // The unknown-kid re-read is throttled to once a second, so each
+        // check below gets a key of its own and waits out the throttle.
+        let throttle = idp_server::service::keys::UNKNOWN_KID_REFRESH + Duration::from_millis(100);
+
+        // Revocation: an access token signed with the new key is revoked
+        // (not ignored with a 200), so its jti is refused from then on.
+        let other = other_node_rotates(&app).await;
+        let access = resigned(&other, ACCESS_TOKEN_TYP, &tokens.access_token);
+        let revoked = app.post_form("/auth/revoke", &[("token", &access)]).await;
+        assert_eq!(revoked.status(), StatusCode::OK);
+        assert_eq!(
+            app.get_bearer("/auth/me", &tokens.access_token).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "the revocation took effect"
+        );
+
+        // Logout: an id_token_hint signed with a newer key names the session
+        // to end.
+        tokio::time::sleep(throttle).await;
+        other.rotate(true, "test").await.unwrap();
+        let fresh = app.login("alice").await;
+        let hint = resigned(&other, ID_TOKEN_TYP, fresh.id_token.as_deref().expect("id_token"));
+        let out = app.get(&format!("/auth/logout?id_token_hint={hint}")).await;
+        assert_eq!(out.status(), StatusCode::OK, "{}", out.text().await.unwrap());
+        assert_eq!(json(app.refresh(&fresh.refresh_token).await).await["error"], "invalid_grant");
+
+        // Bearer: userinfo accepts a token signed with a newer key.
+        tokio::time::sleep(throttle).await;
+        other.rotate(true, "test").await.unwrap();
+        let latest = app.login("alice").await;
+        let access = resigned(&other, ACCESS_TOKEN_TYP, &latest.access_token);
+        assert_eq!(app.get_bearer("/auth/userinfo", &access).await.status(), StatusCode::OK);
+    }
+);

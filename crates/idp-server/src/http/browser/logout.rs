@@ -67,8 +67,13 @@ pub async fn logout(
 ) -> Response {
     let hint = match fields.get("id_token_hint") {
         Some(token) => {
-            let keys = state.keys.current();
-            match jose::verify_signature_only::<IdClaims>(token, |kid| keys.verifier(kid)) {
+            let checked = state
+                .keys
+                .verify(|keys| {
+                    jose::verify_signature_only::<IdClaims>(token, |kid| keys.verifier(kid))
+                })
+                .await;
+            match checked {
                 Ok(claims) if claims.iss == state.settings.issuer => Some(claims),
                 _ => {
                     return error_page(
