@@ -69,6 +69,19 @@ impl StoreError {
         }
     }
 
+    /// True when the database refused a value sent to it rather than
+    /// failing: text it cannot hold (PostgreSQL refuses NUL characters,
+    /// SQLSTATE 22021 and 22P05) or a value too large for an index (54000).
+    /// The request was bad, so it gets a 4xx; nothing was written.
+    pub fn is_unstorable_input(&self) -> bool {
+        match self {
+            Self::Database(sqlx::Error::Database(db)) => {
+                db.code().is_some_and(|code| ["22021", "22P05", "54000"].contains(&code.as_ref()))
+            }
+            _ => false,
+        }
+    }
+
     /// The unique index a write collided with, if that is what happened.
     pub fn violated_index(&self) -> Option<&str> {
         match self {

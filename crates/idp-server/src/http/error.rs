@@ -209,9 +209,15 @@ impl From<idp_store::StoreError> for ApiError {
                 detail: "The database is unavailable; try again shortly.".into(),
             };
         }
+        if err.is_unstorable_input() {
+            return Self::bad_request(UNSTORABLE_INPUT);
+        }
         Self::Internal(err.into())
     }
 }
+
+/// What a client is told when the database refused a value it sent.
+pub const UNSTORABLE_INPUT: &str = "The request contains a value the database cannot take (a NUL character or an over-long value).";
 
 impl From<crate::service::admin::ManageError> for ApiError {
     fn from(err: crate::service::admin::ManageError) -> Self {

@@ -180,6 +180,9 @@ impl From<idp_store::StoreError> for OAuthError {
                 "The service is temporarily unavailable; try again shortly.",
             );
         }
+        if err.is_unstorable_input() {
+            return Self::invalid_request(super::error::UNSTORABLE_INPUT);
+        }
         Self::server_error(err)
     }
 }

@@ -101,7 +101,9 @@ pub async fn set_role_permissions(
     let role = roles::find(&mut *tx, id).await?.ok_or(ManageError::NotFound("role"))?;
     let mut unknown = Vec::new();
     for name in names {
-        if permissions::find_by_name(&mut *tx, name).await?.is_none() {
+        // A name no permission could have is unknown without asking.
+        let possible = client_registration::permission_name(&name.to_lowercase()).is_ok();
+        if !possible || permissions::find_by_name(&mut *tx, name).await?.is_none() {
             unknown.push(name.as_str());
         }
     }

@@ -4,6 +4,7 @@
 
 use idp_core::SecretString;
 use idp_core::audit::EventKind;
+use idp_core::client_registration;
 use idp_core::clock::UnixTime;
 use idp_core::ids::{SessionId, UserId};
 use idp_core::session::{EndReason, Session};
@@ -399,6 +400,11 @@ async fn resolve_roles(state: &AppState, names: &[String]) -> Result<Vec<Role>, 
     let mut found: Vec<Role> = Vec::new();
     let mut unknown = Vec::new();
     for name in names {
+        // A name no role could have is unknown without asking.
+        if client_registration::role_name(name).is_err() {
+            unknown.push(name.as_str());
+            continue;
+        }
         match roles::find_by_name(state.db.pool(), name).await? {
             Some(role) if !found.iter().any(|r| r.id == role.id) => found.push(role),
             Some(_) => {}

@@ -190,3 +190,127 @@ engine_test!(
         assert_eq!(app.password_grant("alice", PASSWORD).await.status(), StatusCode::OK);
     }
 );
+
+/// A JSON write that needs a bearer token: method, path, and a valid body
+/// with `$V` where a hostile string goes.
+struct Write {
+    method: reqwest::Method,
+    path: String,
+    template: &'static str,
+    admin: bool,
+}
+
+/// Hostile values for `$V`, already JSON-escaped. The SQL one may be
+/// accepted where any text is (a display name); it must then be stored as
+/// text, never run.
+const VALUES: &[(&str, &str)] = &[
+    ("NUL byte", r"al\u0000ice"),
+    ("lone surrogate escape", r"\ud800"),
+    ("control characters", r"a\u0007\u001b[2Jb"),
+    ("SQL metacharacters", "x' OR '1'='1'; DROP TABLE users;--"),
+];
+
+engine_test!(
+    async fn every_authenticated_write_answers_hostile_input_with_a_clear_4xx(engine) {
+        use reqwest::Method;
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        let alice = app.create_user("alice").await;
+        let alice_id = alice["id"].as_str().unwrap().to_owned();
+        let alice_token = app.login("alice").await.access_token;
+        app.create_spa(false).await;
+        let roles = json(app.call(Method::GET, "/admin/roles", &admin, None).await).await;
+        let role_id = roles.as_array().or_else(|| roles["items"].as_array()).unwrap()[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let writes = [
+            Write { method: Method::POST, path: "/auth/password".into(), template: r#"{"current_password":"$V","new_password":"$V"}"#, admin: false },
+            Write { method: Method::POST, path: "/admin/users".into(), template: r#"{"username":"$V","email":"$V@example.com","password":"$V","name":"$V"}"#, admin: true },
+            Write { method: Method::PATCH, path: format!("/admin/users/{alice_id}"), template: r#"{"name":"$V","email":"$V@example.com"}"#, admin: true },
+            Write { method: Method::PUT, path: format!("/admin/users/{alice_id}/roles"), template: r#"{"roles":["$V"]}"#, admin: true },
+            Write { method: Method::POST, path: "/admin/roles".into(), template: r#"{"name":"$V","description":"$V"}"#, admin: true },
+            Write { method: Method::PUT, path: format!("/admin/roles/{role_id}/permissions"), template: r#"{"permissions":["$V"]}"#, admin: true },
+            Write { method: Method::POST, path: "/admin/permissions".into(), template: r#"{"name":"$V","description":"$V"}"#, admin: true },
+            Write { method: Method::POST, path: "/admin/clients".into(), template: r#"{"name":"$V","client_type":"public","redirect_uris":["https://$V.example/cb"]}"#, admin: true },
+            Write { method: Method::PATCH, path: "/admin/clients/spa".into(), template: r#"{"name":"$V"}"#, admin: true },
+        ];
+        let huge = "a".repeat(200_000);
+        for write in &writes {
+            let token = if write.admin { &admin } else { &alice_token };
+            let mut bodies: Vec<(String, &str, Vec<u8>)> = vec![
+                ("wrong content type".into(), "text/plain", b"{}".to_vec()),
+                ("no content type".into(), "", b"{}".to_vec()),
+                ("oversized".into(), "application/json", vec![b' '; 2 * 1024 * 1024]),
+                ("non-UTF-8".into(), "application/json", vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}']),
+                ("malformed JSON".into(), "application/json", b"{\"name\": ".to_vec()),
+                ("JSON array".into(), "application/json", b"[1,2,3]".to_vec()),
+                ("unknown field".into(), "application/json", br#"{"is_admin":true}"#.to_vec()),
+                ("wrong types".into(), "application/json", write.template.replace("\"$V\"", "1").into_bytes()),
+                ("duplicated field".into(), "application/json", format!("{},{}", write.template.trim_end_matches('}'), &write.template[1..]).replace("$V", "dup").into_bytes()),
+                ("huge strings".into(), "application/json", write.template.replace("$V", &huge).into_bytes()),
+            ];
+            for (name, value) in VALUES {
+                bodies.push((name.to_string(), "application/json", write.template.replace("$V", value).into_bytes()));
+            }
+            for (name, content_type, body) in bodies {
+                let what = format!("{} {}: {name}", write.method, write.path);
+                let client = reqwest::Client::new();
+                let mut request =
+                    client.request(write.method.clone(), app.url(&write.path)).bearer_auth(token).body(body);
+                if !content_type.is_empty() {
+                    request = request.header("content-type", content_type);
+                }
+                let response = request.send().await.unwrap();
+                let status = response.status();
+                let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+                let text = response.text().await.unwrap();
+                if name == "SQL metacharacters" && status.is_success() {
+                    assert!(text.contains("x' OR '1'='1'; DROP TABLE users;--"), "{what}: kept as text: {text}");
+                } else {
+                    assert!(status.is_client_error(), "{what}: got {status}: {text}");
+                    assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{what}");
+                    let problem: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    assert_eq!(problem["status"], status.as_u16(), "{what}");
+                }
+                match name.as_str() {
+                    "wrong content type" | "no content type" => assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{what}"),
+                    "oversized" => assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{what}"),
+                    _ => {}
+                }
+                assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "healthy after {what}");
+            }
+        }
+        // Nothing broke: the store answers and both users still sign in.
+        assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+        assert_eq!(app.password_grant("alice", PASSWORD).await.status(), StatusCode::OK);
+        assert_eq!(app.password_grant("admin", ADMIN_PASSWORD).await.status(), StatusCode::OK);
+        assert_eq!(app.call(Method::GET, "/admin/users?limit=100", &admin, None).await.status(), StatusCode::OK);
+    }
+);
+
+engine_test!(
+    async fn a_nul_character_in_a_lookup_is_a_4xx_never_a_500(engine) {
+        // PostgreSQL refuses NUL in text outright; SQLite stores it. Either
+        // way the client hears about its own bad input, never a 500.
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        for path in ["/admin/users?username=al%00ice", "/admin/clients/sp%00a"] {
+            let response = app.call(reqwest::Method::GET, path, &admin, None).await;
+            let status = response.status();
+            let body = json(response).await;
+            match engine {
+                Engine::Postgres => {
+                    assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+                    assert!(body["detail"].as_str().unwrap().contains("NUL"), "{path}: {body}");
+                }
+                Engine::Sqlite => assert!(
+                    status == StatusCode::OK || status == StatusCode::NOT_FOUND,
+                    "{path}: nothing matches: {status}"
+                ),
+            }
+        }
+        assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+        assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    }
+);

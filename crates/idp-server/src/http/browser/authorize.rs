@@ -59,6 +59,9 @@ async fn validate(state: &AppState, request: &AuthorizationRequest) -> Result<Va
 }
 
 fn internal(err: idp_store::StoreError) -> Page {
+    if err.is_unstorable_input() {
+        return error_page(StatusCode::BAD_REQUEST, crate::http::error::UNSTORABLE_INPUT);
+    }
     tracing::error!(error = %err, "authorization endpoint failed");
     let status = if err.is_unavailable() {
         StatusCode::SERVICE_UNAVAILABLE
