@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests by route and status with a latency
-//! histogram, tokens issued by grant, login failures, refresh-token reuse,
-//! the password-hashing queue and the database pool.
+//! histogram, tokens issued by grant, login failures and lockouts,
+//! refresh-token reuse, the password-hashing queue and its wait, the
+//! database pool and the wait to start a write, and the build.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -22,6 +23,11 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GrantLabels {
     grant_type: &'static str,
 }
@@ -31,17 +37,31 @@ struct GrantLabels {
 const LATENCY_BUCKETS: [f64; 14] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// Values read at scrape time rather than counted as they happen.
+#[derive(Debug, Clone, Copy)]
+pub struct Gauges {
+    pub hash_queue: usize,
+    pub hash_in_use: usize,
+    pub db_size: u32,
+    pub db_idle: usize,
+    pub db_max: u32,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     tokens_issued: Family<GrantLabels, Counter>,
     login_failures: Counter,
+    lockouts: Counter,
     refresh_reuse: Counter,
     hash_queue: Gauge,
     hash_in_use: Gauge,
+    hash_wait: Histogram,
     db_pool_size: Gauge,
     db_pool_idle: Gauge,
+    db_pool_max: Gauge,
+    db_write_begin: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -65,11 +85,18 @@ impl Metrics {
         });
         let tokens_issued = Family::<GrantLabels, Counter>::default();
         let login_failures = Counter::default();
+        let lockouts = Counter::default();
         let refresh_reuse = Counter::default();
         let hash_queue = Gauge::default();
         let hash_in_use = Gauge::default();
+        let hash_wait = Histogram::new(LATENCY_BUCKETS.iter().copied());
         let db_pool_size = Gauge::default();
         let db_pool_idle = Gauge::default();
+        let db_pool_max = Gauge::default();
+        let db_write_begin = Histogram::new(LATENCY_BUCKETS.iter().copied());
+        let build = Family::<BuildLabels, Gauge>::default();
+        build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
+        registry.register("build_info", "The running idp version (always 1)", build);
         registry.register(
             "http_requests",
             "HTTP requests by route, method and status",
@@ -91,6 +118,11 @@ impl Metrics {
             login_failures.clone(),
         );
         registry.register(
+            "lockouts",
+            "Lockouts started (LOGIN_MAX_FAILURES failures in a row for one login name)",
+            lockouts.clone(),
+        );
+        registry.register(
             "refresh_token_reuse",
             "Consumed refresh tokens presented again (families revoked)",
             refresh_reuse.clone(),
@@ -105,11 +137,27 @@ impl Metrics {
             "Password hashes being computed",
             hash_in_use.clone(),
         );
+        registry.register(
+            "password_hash_wait_seconds",
+            "Time a password check or hash waited for a hashing slot",
+            hash_wait.clone(),
+        );
         registry.register("db_pool_connections", "Open database connections", db_pool_size.clone());
         registry.register(
             "db_pool_idle_connections",
             "Idle database connections",
             db_pool_idle.clone(),
+        );
+        registry.register(
+            "db_pool_max_connections",
+            "The pool's limit (DATABASE_MAX_CONNECTIONS)",
+            db_pool_max.clone(),
+        );
+        registry.register(
+            "db_write_begin_seconds",
+            "Time to start a write transaction: waiting for a pooled connection \
+             (on SQLite also for the single writer) plus BEGIN",
+            db_write_begin.clone(),
         );
         Self {
             registry,
@@ -117,11 +165,15 @@ impl Metrics {
             latency,
             tokens_issued,
             login_failures,
+            lockouts,
             refresh_reuse,
             hash_queue,
             hash_in_use,
+            hash_wait,
             db_pool_size,
             db_pool_idle,
+            db_pool_max,
+            db_write_begin,
         }
     }
 
@@ -139,23 +191,34 @@ impl Metrics {
         self.login_failures.inc();
     }
 
+    pub fn lockout_started(&self) {
+        self.lockouts.inc();
+    }
+
+    /// What the hashing pool calls with each wait for a slot.
+    pub fn hash_wait_observer(&self) -> impl Fn(std::time::Duration) + Send + Sync + 'static {
+        let histogram = self.hash_wait.clone();
+        move |waited| histogram.observe(waited.as_secs_f64())
+    }
+
+    /// What the database calls with each write transaction's start time.
+    pub fn db_write_begin_observer(&self) -> impl Fn(std::time::Duration) + Send + Sync + 'static {
+        let histogram = self.db_write_begin.clone();
+        move |took| histogram.observe(took.as_secs_f64())
+    }
+
     pub fn refresh_reuse_detected(&self) {
         self.refresh_reuse.inc();
     }
 
     /// The Prometheus text exposition, with the gauges read now.
-    pub fn render(
-        &self,
-        hash_queue: usize,
-        hash_in_use: usize,
-        db_size: u32,
-        db_idle: usize,
-    ) -> String {
+    pub fn render(&self, gauges: &Gauges) -> String {
         let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        self.hash_queue.set(as_i64(hash_queue));
-        self.hash_in_use.set(as_i64(hash_in_use));
-        self.db_pool_size.set(i64::from(db_size));
-        self.db_pool_idle.set(as_i64(db_idle));
+        self.hash_queue.set(as_i64(gauges.hash_queue));
+        self.hash_in_use.set(as_i64(gauges.hash_in_use));
+        self.db_pool_size.set(i64::from(gauges.db_size));
+        self.db_pool_idle.set(as_i64(gauges.db_idle));
+        self.db_pool_max.set(i64::from(gauges.db_max));
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

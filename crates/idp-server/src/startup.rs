@@ -63,6 +63,8 @@ impl Default for BuildOptions {
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
+    /// `METRICS_BIND`: `/metrics` is served here instead.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -90,9 +92,22 @@ impl Application {
             }
             None => TcpListener::bind(addr).await.map_err(bind_error)?,
         };
+        let metrics_listener = match settings.metrics_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let state = build_state(settings, db, options.clock).await?;
         crate::service::retention::spawn(state.clone());
-        Ok(Self { listener, state })
+        Ok(Self { listener, metrics_listener, state })
+    }
+
+    /// Where `/metrics` is served when `METRICS_BIND` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -115,8 +130,31 @@ impl Application {
     ) -> std::io::Result<()> {
         let router = http::router(self.state.clone());
         tracing::info!(addr = %self.local_addr(), issuer = %self.state.settings.issuer, "idp listening");
+        // One shutdown signal, seen by both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        let metrics_server = self.metrics_listener.map(|listener| {
+            tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "metrics listening");
+            let router = http::metrics_router(self.state.clone());
+            tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(until_stopped()).into_future())
+        });
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        let served =
+            axum::serve(self.listener, service).with_graceful_shutdown(until_stopped()).await;
+        if let Some(server) = metrics_server
+            && let Ok(Err(err)) = server.await
+        {
+            tracing::warn!(error = %err, "the metrics listener failed");
+        }
         self.state.db.close().await;
         tracing::info!("idp stopped");
         served
@@ -143,6 +181,8 @@ async fn build_state(
     db: Db,
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, StartupError> {
+    let metrics = Metrics::new();
+    let db = db.observe_write_begins(metrics.db_write_begin_observer());
     let keys = KeyRing::start(KeySource::new(&settings, db.clone(), clock.clone())?).await?;
     keys.spawn_refresher();
     let hasher =
@@ -152,7 +192,8 @@ async fn build_state(
         settings.hash_concurrency,
         settings.hash_queue_timeout,
         settings.hash_queue_max,
-    );
+    )
+    .observe_waits(metrics.hash_wait_observer());
     let tokens = TokenIssuer::new(
         keys.clone(),
         settings.issuer.clone(),
@@ -167,7 +208,6 @@ async fn build_state(
         settings.jwt_leeway,
     );
     let discovery = Discovery::new(&settings.issuer, settings.algorithm).to_bytes();
-    let metrics = Metrics::new();
     let csrf = idp_core::csrf::CsrfKey::derive(settings.secret_key()?);
     Ok(AppState::new(Inner {
         csrf,

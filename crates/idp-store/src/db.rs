@@ -73,6 +73,18 @@ pub struct Db {
     /// them here hands the lock over the moment it is free. (An embedded
     /// database has one process, so an in-process lock covers every writer.)
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Told how long each write transaction took to start.
+    begin_observer: Option<BeginObserver>,
+}
+
+/// A callback for [`Db::observe_write_begins`].
+#[derive(Clone)]
+struct BeginObserver(Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl std::fmt::Debug for BeginObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BeginObserver")
+    }
 }
 
 /// A database transaction. Dereferences to the connection, so repository
@@ -157,7 +169,7 @@ impl Db {
             .connect_with(options)
             .await?;
         let writer = (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Self { pool, dialect, writer })
+        Ok(Self { pool, dialect, writer, begin_observer: None })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -168,13 +180,28 @@ impl Db {
         &self.pool
     }
 
+    /// Reports how long every write transaction takes to start: the wait
+    /// for a pooled connection (and on SQLite for the writer queue) plus
+    /// `BEGIN`. The one place where pool pressure shows as latency.
+    pub fn observe_write_begins(
+        mut self,
+        observe: impl Fn(Duration) + Send + Sync + 'static,
+    ) -> Self {
+        self.begin_observer = Some(BeginObserver(Arc::new(observe)));
+        self
+    }
+
     /// Starts a transaction that will write (see [`Dialect`]).
     pub async fn begin_write(&self) -> Result<Transaction, StoreError> {
+        let started = std::time::Instant::now();
         let writer = match &self.writer {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         };
         let tx = self.pool.begin_with(self.dialect.begin_write_statement()).await?;
+        if let Some(observer) = &self.begin_observer {
+            (observer.0)(started.elapsed());
+        }
         Ok(Transaction { tx, _writer: writer })
     }
 
@@ -206,6 +233,10 @@ impl Db {
 
     pub fn idle(&self) -> usize {
         self.pool.num_idle()
+    }
+
+    pub fn max_connections(&self) -> u32 {
+        self.pool.options().get_max_connections()
     }
 
     /// Waits for checked-out connections to return, then closes them all.

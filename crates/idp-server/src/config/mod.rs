@@ -51,6 +51,9 @@ pub enum LogFormat {
 pub struct Settings {
     pub database_url: String,
     pub database_max_connections: u32,
+    /// How long a query waits for a pooled connection before the request
+    /// gets a 503; during a database outage, how long requests take to fail.
+    pub database_acquire_timeout: Duration,
     /// `None` only with PostgreSQL and no `SECRET_KEY`; commands that need it
     /// call [`Settings::secret_key`], which says what is missing.
     secret_key: Option<SecretString>,
@@ -65,6 +68,8 @@ pub struct Settings {
     pub issuer: String,
     pub default_audience: String,
     pub bind: SocketAddr,
+    /// Serve `/metrics` on this address only (and not on `bind`).
+    pub metrics_bind: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub log_filter: String,
     pub request_timeout: Duration,
@@ -143,6 +148,11 @@ impl Settings {
                 1..=1_000,
             )?)
             .unwrap_or(16),
+            database_acquire_timeout: Duration::from_millis(source.number(
+                "DATABASE_ACQUIRE_TIMEOUT_MS",
+                2_000,
+                100..=60_000,
+            )?),
             database_url,
             secret_key,
             algorithm: source.parsed("ALGORITHM", Algorithm::RS256)?,
@@ -163,6 +173,7 @@ impl Settings {
             issuer,
             default_audience,
             bind: source.parsed("BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+            metrics_bind: source.optional("METRICS_BIND")?,
             log_format: match source.string("LOG_FORMAT").as_deref() {
                 None | Some("pretty") => LogFormat::Pretty,
                 Some("json") => LogFormat::Json,
@@ -232,7 +243,11 @@ impl Settings {
     }
 
     pub fn pool_settings(&self) -> PoolSettings {
-        PoolSettings { max_connections: self.database_max_connections, ..PoolSettings::default() }
+        PoolSettings {
+            max_connections: self.database_max_connections,
+            acquire_timeout: self.database_acquire_timeout,
+            ..PoolSettings::default()
+        }
     }
 
     /// The key every node derives its encryption and CSRF keys from.

@@ -18,6 +18,7 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "DATABASE_URL",
     "SQLALCHEMY_URL",
     "DATABASE_MAX_CONNECTIONS",
+    "DATABASE_ACQUIRE_TIMEOUT_MS",
     "SECRET_KEY",
     "ALGORITHM",
     "ACCESS_TOKEN_EXPIRE_MINUTES",
@@ -29,6 +30,7 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "ISSUER",
     "DEFAULT_AUDIENCE",
     "BIND",
+    "METRICS_BIND",
     "LOG_FORMAT",
     "RUST_LOG",
     "REQUEST_TIMEOUT_SECONDS",
@@ -164,6 +166,17 @@ impl Source {
             None => Ok(default),
             Some(raw) => raw.parse().map_err(|e| ConfigError::new(name, describe(name, &raw, &e))),
         }
+    }
+
+    /// A setting with no default: `None` when unset.
+    pub fn optional<T>(&self, name: &str) -> Result<Option<T>, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.string(name)
+            .map(|raw| raw.parse().map_err(|e| ConfigError::new(name, describe(name, &raw, &e))))
+            .transpose()
     }
 
     pub fn number(

@@ -70,14 +70,29 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
 )]
-pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    let body = state.metrics.render(
-        state.hashing.queued(),
-        state.hashing.in_use(),
-        state.db.size(),
-        state.db.idle(),
-    );
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
-        .into_response()
+    // The text is OpenMetrics; scrapers that ask for it (Prometheus does)
+    // are told so, and get counter and histogram types right.
+    let openmetrics = headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let content_type = if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
+    let body = state.metrics.render(&crate::metrics::Gauges {
+        hash_queue: state.hashing.queued(),
+        hash_in_use: state.hashing.in_use(),
+        db_size: state.db.size(),
+        db_idle: state.db.idle(),
+        db_max: state.db.max_connections(),
+    });
+    ([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
 }

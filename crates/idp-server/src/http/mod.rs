@@ -51,10 +51,14 @@ pub fn router(state: AppState) -> Router {
             },
         )
     };
+    let metrics = match state.settings.metrics_bind {
+        None => Router::new().route("/metrics", get(health::metrics)),
+        Some(_) => Router::new(),
+    };
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .merge(metrics)
         .route("/auth/register", post(register::register).route_layer(limited(Bucket::Register)))
         .route("/auth/token", post(token::token).route_layer(limited(Bucket::Token)))
         .route("/auth/token/refresh", post(token::refresh).route_layer(limited(Bucket::Token)))
@@ -97,6 +101,15 @@ pub fn router(state: AppState) -> Router {
                 layers::request_span(s, req, next)
             },
         ))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for the `METRICS_BIND` listener.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+        .layer(Set::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .with_state(state)
 }
 

@@ -95,6 +95,16 @@ pub struct HashingPool {
     max_wait: Duration,
     max_queued: usize,
     queued: AtomicUsize,
+    /// Told how long each request waited for a hashing slot.
+    wait_observer: Option<WaitObserver>,
+}
+
+struct WaitObserver(Box<dyn Fn(Duration) + Send + Sync>);
+
+impl std::fmt::Debug for WaitObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WaitObserver")
+    }
 }
 
 /// The result of checking a password at login.
@@ -122,7 +132,15 @@ impl HashingPool {
             max_wait,
             max_queued,
             queued: AtomicUsize::new(0),
+            wait_observer: None,
         }
+    }
+
+    /// Reports how long each hash waited for a slot (zero when one was
+    /// free); requests turned away as busy are not reported.
+    pub fn observe_waits(mut self, observe: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.wait_observer = Some(WaitObserver(Box::new(observe)));
+        self
     }
 
     /// Requests waiting for a permit right now (exported as a metric).
@@ -174,6 +192,7 @@ impl HashingPool {
         &self,
         work: impl FnOnce(&mut HashMemory) -> T + Send + 'static,
     ) -> Result<T, HashingError> {
+        let started = std::time::Instant::now();
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
@@ -190,6 +209,9 @@ impl HashingPool {
                 }
             }
         };
+        if let Some(observer) = &self.wait_observer {
+            (observer.0)(started.elapsed());
+        }
         let span = tracing::Span::current();
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |memory| {

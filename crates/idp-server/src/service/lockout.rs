@@ -49,6 +49,9 @@ pub async fn record_failure(state: &AppState, key: &str) -> Result<Option<Locked
         None
     };
     tx.commit().await?;
+    if locked.is_some() {
+        state.metrics.lockout_started();
+    }
     Ok(locked)
 }
 

@@ -128,8 +128,8 @@ async fn a_postgres_restart_gives_quick_503s_then_recovers_without_restarting_id
     assert!(login.headers().contains_key("retry-after"));
     assert_eq!(login.json::<Value>().await.unwrap()["error"], "temporarily_unavailable");
     assert!(
-        started.elapsed() < Duration::from_secs(6),
-        "a login during the outage took {:?}",
+        started.elapsed() < Duration::from_secs(3),
+        "a login during the outage took {:?} (DATABASE_ACQUIRE_TIMEOUT_MS is 2000)",
         started.elapsed()
     );
     let refresh =
@@ -187,7 +187,9 @@ async fn a_postgres_restart_gives_quick_503s_then_recovers_without_restarting_id
         "only 200 or 503 under the outage, saw {statuses:?}"
     );
     assert!(statuses.contains(&503) && statuses.contains(&200));
-    assert!(slowest < Duration::from_secs(6), "no request hung: slowest took {slowest:?}");
+    // The pool's acquire timeout (DATABASE_ACQUIRE_TIMEOUT_MS, 2 s by
+    // default) bounds every request; a little over it for the round trip.
+    assert!(slowest < Duration::from_secs(3), "no request hung: slowest took {slowest:?}");
     assert_eq!(seen.last().unwrap().0, StatusCode::OK, "the load succeeds again");
     assert!(!node.log().contains("panicked"), "{}", node.log());
 }
