@@ -77,6 +77,32 @@ pub struct Db {
     begin_observer: Option<BeginObserver>,
 }
 
+/// Proof of [`Db::try_exclusive`]: the connection holding the lock.
+#[derive(Debug)]
+pub struct Exclusive {
+    held: Option<(sqlx::pool::PoolConnection<sqlx::Any>, i64)>,
+}
+
+impl Exclusive {
+    pub async fn release(mut self) -> Result<(), StoreError> {
+        if let Some((mut conn, lock)) = self.held.take() {
+            sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Exclusive {
+    /// Not released (an error or a panic on the way): close the connection
+    /// rather than return it to the pool still holding the lock; PostgreSQL
+    /// drops a session's locks with the session.
+    fn drop(&mut self) {
+        if let Some((conn, _)) = self.held.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
 /// A callback for [`Db::observe_write_begins`].
 #[derive(Clone)]
 struct BeginObserver(Arc<dyn Fn(Duration) + Send + Sync>);
@@ -219,6 +245,23 @@ impl Db {
                 .await?;
         }
         Ok(tx)
+    }
+
+    /// Work that only one node may do at a time (the cleanup sweep): on
+    /// PostgreSQL a session advisory lock, taken without waiting; `None`
+    /// when another node holds it. SQLite has a single process, which
+    /// runs one such task at a time anyway. Hold the guard for the work's
+    /// duration, then [`Exclusive::release`] it.
+    pub async fn try_exclusive(&self, lock: i64) -> Result<Option<Exclusive>, StoreError> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(Some(Exclusive { held: None }));
+        }
+        let mut conn = self.pool.acquire().await?;
+        let (taken,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(lock)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(taken.then_some(Exclusive { held: Some((conn, lock)) }))
     }
 
     /// One round trip to the database.

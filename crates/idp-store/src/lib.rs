@@ -7,5 +7,5 @@ mod error;
 pub mod migrate;
 pub mod repo;
 
-pub use db::{Db, Dialect, PoolSettings, Transaction, sqlite_path};
+pub use db::{Db, Dialect, Exclusive, PoolSettings, Transaction, sqlite_path};
 pub use error::StoreError;

@@ -5,8 +5,9 @@
 //! without bound under steady load. Audit events are kept longer
 //! (`AUDIT_RETENTION_DAYS`).
 //!
-//! Every node runs the task; the deletes are idempotent, so nodes sweeping
-//! at once only share the work.
+//! Every node runs the task, but a sweep runs only on the node holding
+//! [`SWEEP_LOCK`] (a PostgreSQL advisory lock, taken without waiting): the
+//! others skip that round, so no two nodes go over the same rows.
 
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ use idp_store::repo::{
 };
 
 use crate::state::AppState;
+
+/// The advisory lock a sweep holds across nodes.
+pub const SWEEP_LOCK: i64 = 0x6964_7000_7377_6570; // "idp\0swep"
 
 /// Rows deleted per statement: small enough that a sweep never holds the
 /// SQLite write lock for long.
@@ -63,8 +67,17 @@ impl Swept {
     }
 }
 
-/// One pass over every table.
-pub async fn sweep(state: &AppState) -> Result<Swept, StoreError> {
+/// One pass over every table, or `None` when another node is sweeping.
+pub async fn sweep(state: &AppState) -> Result<Option<Swept>, StoreError> {
+    let Some(exclusive) = state.db.try_exclusive(SWEEP_LOCK).await? else {
+        return Ok(None);
+    };
+    let swept = sweep_tables(state).await?;
+    exclusive.release().await?;
+    Ok(Some(swept))
+}
+
+async fn sweep_tables(state: &AppState) -> Result<Swept, StoreError> {
     let now = state.now();
     let settings = &state.settings;
     let db = state.db.pool();
@@ -128,8 +141,11 @@ pub fn spawn(state: AppState) {
                 break;
             }
             match sweep(&state).await {
-                Ok(swept) if swept.total() > 0 => tracing::info!(?swept, "expired rows deleted"),
-                Ok(_) => {}
+                Ok(Some(swept)) if swept.total() > 0 => {
+                    tracing::info!(?swept, "expired rows deleted")
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => tracing::debug!("another node is sweeping; skipped"),
                 Err(err) => tracing::warn!(error = %err, "cleanup failed; will retry"),
             }
         }

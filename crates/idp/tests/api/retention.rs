@@ -77,7 +77,7 @@ engine_test!(
         for hour in 0..72 {
             an_hour_of_traffic(&app, hour).await;
             app.clock.advance(Duration::from_secs(3600));
-            idp_server::service::retention::sweep(&app.state).await.unwrap();
+            idp_server::service::retention::sweep(&app.state).await.unwrap().expect("no other sweeper");
             let now = sizes(&app).await;
             if hour == 47 {
                 after_day = now.clone();
@@ -105,3 +105,27 @@ engine_test!(
         assert_eq!(app.refresh(&tokens.refresh_token).await.status(), StatusCode::OK);
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_one_node_sweeps_at_a_time() {
+    use idp_server::service::retention::{SWEEP_LOCK, sweep};
+    if Engine::postgres_admin_url().is_none() {
+        eprintln!("skipped: set TEST_DATABASE_URL to run the PostgreSQL-only test");
+        return;
+    }
+    let app =
+        TestApp::builder(Engine::Postgres).setting("CLEANUP_INTERVAL_SECONDS", "0").spawn().await;
+    // Another node's pool on the same database, mid-sweep.
+    let other = idp_store::Db::connect(&app.database_url, &idp_store::PoolSettings::default())
+        .await
+        .unwrap();
+    let held = other.try_exclusive(SWEEP_LOCK).await.unwrap().expect("free at first");
+    assert!(sweep(&app.state).await.unwrap().is_none(), "skipped while the other node sweeps");
+    held.release().await.unwrap();
+    assert!(sweep(&app.state).await.unwrap().is_some(), "runs once the lock is free");
+    // A sweeper that dies without releasing (dropped guard) frees the lock too.
+    let dropped = other.try_exclusive(SWEEP_LOCK).await.unwrap().expect("free again");
+    drop(dropped);
+    assert!(sweep(&app.state).await.unwrap().is_some(), "a dropped guard's lock is gone");
+    other.close().await;
+}
