@@ -7,7 +7,9 @@
 #   DURATION=3 scripts/bench.sh --smoke   # a few seconds each; fails on any error (CI)
 #
 # Environment: DURATION (s, default 20), CONCURRENCY (default 32),
-# ENGINES ("sqlite postgres"), SCENARIOS (see below), ALGORITHM (RS256),
+# ENGINES ("sqlite postgres"), SCENARIOS (see below; password_c256 is the
+# password grant at 256 connections), ALGORITHM (RS256), SEED ("USERS
+# REFRESH_TOKENS": fill each database with scripts/bench_seed.py first),
 # BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/test),
 # LOADGEN_DIR (default: ../shared/tools/loadgen next to this repository),
 # IDP_BIN (an idp binary to use instead of building a release one; CI's smoke
@@ -30,7 +32,7 @@ done
 DURATION="${DURATION:-$($smoke && echo 3 || echo 20)}"
 CONCURRENCY="${CONCURRENCY:-32}"
 ENGINES="${ENGINES:-sqlite postgres}"
-SCENARIOS="${SCENARIOS:-jwks discovery userinfo introspect client_credentials refresh password}"
+SCENARIOS="${SCENARIOS:-jwks discovery userinfo introspect client_credentials refresh password password_c256}"
 ALGORITHM="${ALGORITHM:-RS256}"
 BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 PORT="${PORT:-18080}"
@@ -69,23 +71,61 @@ trap cleanup EXIT
 
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
+db_url() { # engine -> the database URL it serves (PostgreSQL: idp_bench)
+    case "$1" in
+        sqlite) echo "sqlite://$work/sqlite/idp.db" ;;
+        postgres) python3 -c "import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path='/idp_bench').geturl())" "$BENCH_PG_URL" ;;
+    esac
+}
+
+launch() { # url: starts idp serve on it in the background
+    DATABASE_URL="$1" SECRET_KEY="bench-secret-key-0123456789abcdef0123456789" \
+        ISSUER="$base" BIND="127.0.0.1:$PORT" ALGORITHM="$ALGORITHM" RUST_LOG=warn \
+        RATE_LIMIT_PER_MINUTE=0 \
+        "$idp" serve >>"$work/server.log" 2>&1 &
+    server_pid=$!
+}
+
+# Milliseconds from exec to the first 200 from /readyz, on the existing
+# database (the start-up target); polls every millisecond.
+startup_ms() { # engine
+    local url
+    url="$(db_url "$1")"
+    python3 - "$idp" "$url" "$base" "$PORT" "$ALGORITHM" "$work/server.log" <<'PY'
+import os, subprocess, sys, time, urllib.request
+idp, url, base, port, alg, log = sys.argv[1:7]
+env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench-secret-key-0123456789abcdef0123456789",
+           ISSUER=base, BIND=f"127.0.0.1:{port}", ALGORITHM=alg, RUST_LOG="warn", RATE_LIMIT_PER_MINUTE="0")
+started = time.monotonic()
+proc = subprocess.Popen([idp, "serve"], env=env, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+try:
+    while True:
+        try:
+            if urllib.request.urlopen(f"{base}/readyz", timeout=1).status == 200:
+                break
+        except Exception:
+            if time.monotonic() - started > 20 or proc.poll() is not None:
+                sys.exit("idp did not become ready")
+            time.sleep(0.001)
+    print(round((time.monotonic() - started) * 1000))
+finally:
+    proc.terminate()
+    proc.wait()
+PY
+}
+
 start_server() { # engine
     local engine="$1" url
     case "$engine" in
-        sqlite) url="sqlite://$work/sqlite/idp.db" ;;
+        sqlite) url="$(db_url sqlite)" ;;
         postgres)
-            local db="idp_bench"
-            psql "$BENCH_PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-            psql "$BENCH_PG_URL" -qc "CREATE DATABASE $db" >/dev/null
-            url="$(python3 -c "import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path='/$db').geturl())" "$BENCH_PG_URL")"
+            psql "$BENCH_PG_URL" -qc "DROP DATABASE IF EXISTS idp_bench WITH (FORCE)" >/dev/null
+            psql "$BENCH_PG_URL" -qc "CREATE DATABASE idp_bench" >/dev/null
+            url="$(db_url postgres)"
             ;;
     esac
     mkdir -p "$work/sqlite"
-    DATABASE_URL="$url" SECRET_KEY="bench-secret-key-0123456789abcdef0123456789" \
-        ISSUER="$base" BIND="127.0.0.1:$PORT" ALGORITHM="$ALGORITHM" RUST_LOG=warn \
-        RATE_LIMIT_PER_MINUTE=0 \
-        "$idp" serve >"$work/server-$engine.log" 2>&1 &
-    server_pid=$!
+    launch "$url"
     for _ in $(seq 1 100); do
         curl -fs "$base/readyz" >/dev/null 2>&1 && break
         sleep 0.1
@@ -110,7 +150,9 @@ stop_server() {
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$server_pid/status"; }
 
 run_scenario() { # scenario -> one loadgen JSON line
-    local scenario="$1" common=(-c "$CONCURRENCY" -d "$DURATION" --warmup 1 -t 1 --label "$scenario")
+    local scenario="$1" c="$CONCURRENCY"
+    [ "$scenario" = password_c256 ] && c=256
+    local common=(-c "$c" -d "$DURATION" --warmup 1 -t 1 --label "$scenario")
     case "$scenario" in
         jwks) "$loadgen" "${common[@]}" get "$base/.well-known/jwks.json" ;;
         discovery) "$loadgen" "${common[@]}" get "$base/.well-known/openid-configuration" ;;
@@ -130,6 +172,10 @@ run_scenario() { # scenario -> one loadgen JSON line
             "$loadgen" "${common[@]}" refresh-chain --token-url "$base/auth/token" --username "$user" --password "$password" ;;
         password)
             "$loadgen" "${common[@]}" password --token-url "$base/auth/token" --username "$user" --password "$password" ;;
+        password_c256)
+            # Far more callers than hashing slots: they must queue (or get
+            # 503 + Retry-After from the bounded queue), never fail otherwise.
+            "$loadgen" "${common[@]}" password --token-url "$base/auth/token" --username "$user" --password "$password" ;;
         *) echo "unknown scenario $scenario" >&2; return 2 ;;
     esac
 }
@@ -138,6 +184,10 @@ results="$work/results.tsv"
 failed=0
 for engine in $ENGINES; do
     start_server "$engine"
+    if [ -n "${SEED:-}" ]; then
+        # shellcheck disable=SC2086 # "USERS REFRESH_TOKENS"
+        python3 "$root/scripts/bench_seed.py" "$(db_url "$engine")" $SEED
+    fi
     idle_rss="$(rss_mb)"
     for scenario in $SCENARIOS; do
         line="$(run_scenario "$scenario")"
@@ -158,6 +208,7 @@ PY
         fi
     done
     stop_server
+    echo "$engine $(startup_ms "$engine")" >>"$work/startup.txt"
 done
 
 table="$(python3 - "$results" <<'PY'
@@ -169,6 +220,10 @@ for e, s, rps, ok, err, p50, p99, cpu, rss, idle in rows:
     print(f"| {e} | {s} | {rps} | {ok} | {err} | {p50} | {p99} | {cpu} | {rss} ({idle}) |")
 PY
 )"
+startup="$(awk '{printf "%s%s %s ms", sep, $1, $2; sep=", "}' "$work/startup.txt")"
+table="$table
+
+Start-up to \`/readyz\` on the database just used: $startup."
 echo "$table"
 
 if $record; then
@@ -176,9 +231,13 @@ if $record; then
         echo
         echo "## $(date -u +%Y-%m-%dT%H:%MZ) — commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty)')"
         echo
-        echo "Machine: $(nproc) cores, $(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). ALGORITHM=$ALGORITHM, c=$CONCURRENCY, ${DURATION}s per scenario, loadgen -t 1 on the same machine."
+        echo "Machine: $(nproc) cores, $(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). ALGORITHM=$ALGORITHM, c=$CONCURRENCY, ${DURATION}s per scenario, loadgen -t 1 on the same machine.${SEED:+ Database seeded first by scripts/bench_seed.py (users, refresh tokens: $SEED).}"
         echo
-        echo "$table"
+        startup="$(awk '{printf "%s%s %s ms", sep, $1, $2; sep=", "}' "$work/startup.txt")"
+table="$table
+
+Start-up to \`/readyz\` on the database just used: $startup."
+echo "$table"
     } >>BENCHMARKS.md
     echo "appended to BENCHMARKS.md" >&2
 fi

@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the hot pieces: signing and verifying per algorithm,
-//! one Argon2id hash, token issuance without HTTP, and refresh rotation
+//! the PKCE check, one Argon2id hash, token issuance without HTTP, and refresh rotation
 //! against each engine (PostgreSQL when `BENCH_PG_URL` is set).
 //!
 //!     cargo bench -p idp-server --bench hot_paths
@@ -62,6 +62,15 @@ fn jose(c: &mut Criterion) {
             })
         });
     }
+}
+
+fn pkce(c: &mut Criterion) {
+    // RFC 7636 Appendix B.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    c.bench_function("PKCE S256 check", |b| {
+        b.iter(|| black_box(idp_core::pkce::verify(black_box(verifier), black_box(challenge))))
+    });
 }
 
 fn argon2(c: &mut Criterion) {
@@ -190,6 +199,6 @@ fn storage(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
-    targets = jose, argon2, storage
+    targets = jose, pkce, argon2, storage
 }
 criterion_main!(benches);
