@@ -188,6 +188,10 @@ for engine in $ENGINES; do
         # shellcheck disable=SC2086 # "USERS REFRESH_TOKENS"
         python3 "$root/scripts/bench_seed.py" "$(db_url "$engine")" $SEED
     fi
+    # Idle: after start-up, one registration and a few seconds at rest
+    # (hashing threads free their Argon2 memory after 2 s without work, and
+    # jemalloc hands freed pages back to the system over about 10 s).
+    sleep 12
     idle_rss="$(rss_mb)"
     for scenario in $SCENARIOS; do
         line="$(run_scenario "$scenario")"

@@ -11,11 +11,13 @@
 //! Dedicated threads rather than tokio's blocking pool: the allocator keeps
 //! a freed 19 MiB block in the arena of the thread that used it, so hashing
 //! on an open-ended set of threads grows the resident set by one block per
-//! thread that ever hashed. A fixed set of threads bounds it.
+//! thread that ever hashed. A fixed set of threads bounds it, and each
+//! frees its block after [`IDLE_RELEASE`] without work.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
 use idp_core::SecretString;
 use idp_core::password::{HashMemory, PasswordHasher, Verification};
@@ -35,6 +37,11 @@ pub const RETRY_AFTER_SECS: u64 = 1;
 
 type Job = Box<dyn FnOnce(&mut HashMemory) + Send>;
 
+/// A hashing thread frees its working memory (19 MiB by default) after this
+/// long without a job, so an idle server stays small; under steady logins
+/// the memory is reused and never reallocated.
+const IDLE_RELEASE: Duration = Duration::from_secs(2);
+
 /// A fixed set of threads that run hashing jobs.
 struct Workers {
     jobs: std::sync::mpsc::Sender<Job>,
@@ -49,14 +56,19 @@ impl Workers {
             let hasher = hasher.clone();
             let spawned =
                 std::thread::Builder::new().name(format!("idp-hash-{n}")).spawn(move || {
-                    // Allocated on this thread's first job and reused for all.
+                    // Allocated on this thread's first job and reused while
+                    // jobs keep coming; freed after IDLE_RELEASE without one.
                     let mut memory: Option<HashMemory> = None;
+                    let mut last_job = Instant::now();
                     loop {
                         // The lock is held only while taking the next job.
-                        let job = match receiver.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(_) => return,
-                        };
+                        let Ok(receiver) = receiver.lock() else { return };
+                        // Waiting for the lock counts as idle time too.
+                        if last_job.elapsed() >= IDLE_RELEASE {
+                            memory = None;
+                        }
+                        let job = receiver.recv_timeout(IDLE_RELEASE);
+                        drop(receiver);
                         match job {
                             // A panicking job must not take the thread with it:
                             // the pool would shrink by one each time.
@@ -66,9 +78,11 @@ impl Workers {
                                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                                         job(memory)
                                     }));
+                                last_job = Instant::now();
                             }
+                            Err(RecvTimeoutError::Timeout) => memory = None,
                             // Every sender is gone: the pool was dropped.
-                            Err(_) => return,
+                            Err(RecvTimeoutError::Disconnected) => return,
                         }
                     }
                 });
@@ -192,7 +206,7 @@ impl HashingPool {
         &self,
         work: impl FnOnce(&mut HashMemory) -> T + Send + 'static,
     ) -> Result<T, HashingError> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
