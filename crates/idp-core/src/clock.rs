@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::ops::{Add, Sub};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -142,5 +143,26 @@ mod tests {
     fn arithmetic_saturates_instead_of_overflowing() {
         let t = UnixTime::from_secs(i64::MAX - 1);
         assert_eq!(t + Duration::from_secs(10), UnixTime::from_secs(i64::MAX));
+    }
+}
+
+/// Told how long something took. Lets the store and the hashing pool report
+/// timings (the server feeds them into metrics) without knowing about metrics.
+#[derive(Clone)]
+pub struct DurationObserver(Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl DurationObserver {
+    pub fn new(observe: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(observe))
+    }
+
+    pub fn observe(&self, took: Duration) {
+        (self.0)(took);
+    }
+}
+
+impl fmt::Debug for DurationObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DurationObserver")
     }
 }

@@ -3,6 +3,7 @@
 //! refresh-token reuse, the password-hashing queue and its wait, the
 //! database pool and the wait to start a write, and the build.
 
+use idp_core::clock::DurationObserver;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -196,15 +197,15 @@ impl Metrics {
     }
 
     /// What the hashing pool calls with each wait for a slot.
-    pub fn hash_wait_observer(&self) -> impl Fn(std::time::Duration) + Send + Sync + 'static {
+    pub fn hash_wait_observer(&self) -> DurationObserver {
         let histogram = self.hash_wait.clone();
-        move |waited| histogram.observe(waited.as_secs_f64())
+        DurationObserver::new(move |waited| histogram.observe(waited.as_secs_f64()))
     }
 
     /// What the database calls with each write transaction's start time.
-    pub fn db_write_begin_observer(&self) -> impl Fn(std::time::Duration) + Send + Sync + 'static {
+    pub fn db_write_begin_observer(&self) -> DurationObserver {
         let histogram = self.db_write_begin.clone();
-        move |took| histogram.observe(took.as_secs_f64())
+        DurationObserver::new(move |took| histogram.observe(took.as_secs_f64()))
     }
 
     pub fn refresh_reuse_detected(&self) {

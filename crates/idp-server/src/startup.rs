@@ -105,11 +105,6 @@ impl Application {
         Ok(Self { listener, metrics_listener, state })
     }
 
-    /// Where `/metrics` is served when `METRICS_BIND` is set.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
-    }
-
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.state.settings.bind)
     }

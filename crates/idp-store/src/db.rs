@@ -8,6 +8,8 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection as _, Executor};
 
+use idp_core::clock::DurationObserver;
+
 use crate::StoreError;
 
 /// Which engine a URL points at. Almost every statement is shared; this is
@@ -74,7 +76,7 @@ pub struct Db {
     /// database has one process, so an in-process lock covers every writer.)
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Told how long each write transaction took to start.
-    begin_observer: Option<BeginObserver>,
+    begin_observer: Option<DurationObserver>,
 }
 
 /// Proof of [`Db::try_exclusive`]: the connection holding the lock.
@@ -100,16 +102,6 @@ impl Drop for Exclusive {
         if let Some((conn, _)) = self.held.take() {
             drop(conn.detach());
         }
-    }
-}
-
-/// A callback for [`Db::observe_write_begins`].
-#[derive(Clone)]
-struct BeginObserver(Arc<dyn Fn(Duration) + Send + Sync>);
-
-impl std::fmt::Debug for BeginObserver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BeginObserver")
     }
 }
 
@@ -209,11 +201,8 @@ impl Db {
     /// Reports how long every write transaction takes to start: the wait
     /// for a pooled connection (and on SQLite for the writer queue) plus
     /// `BEGIN`. The one place where pool pressure shows as latency.
-    pub fn observe_write_begins(
-        mut self,
-        observe: impl Fn(Duration) + Send + Sync + 'static,
-    ) -> Self {
-        self.begin_observer = Some(BeginObserver(Arc::new(observe)));
+    pub fn observe_write_begins(mut self, observer: DurationObserver) -> Self {
+        self.begin_observer = Some(observer);
         self
     }
 
@@ -226,7 +215,7 @@ impl Db {
         };
         let tx = self.pool.begin_with(self.dialect.begin_write_statement()).await?;
         if let Some(observer) = &self.begin_observer {
-            (observer.0)(started.elapsed());
+            observer.observe(started.elapsed());
         }
         Ok(Transaction { tx, _writer: writer })
     }

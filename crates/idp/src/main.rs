@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-/// mimalloc returns freed memory to the system within milliseconds (glibc
+/// jemalloc hands freed pages back to the system after a short decay (glibc
 /// keeps a freed 19 MiB Argon2 block in its thread arena for good), so an
 /// idle server shrinks back after a burst of logins.
 #[global_allocator]

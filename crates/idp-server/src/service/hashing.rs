@@ -20,6 +20,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use idp_core::SecretString;
+use idp_core::clock::DurationObserver;
 use idp_core::password::{HashMemory, PasswordHasher, Verification};
 use tokio::sync::Semaphore;
 
@@ -110,15 +111,7 @@ pub struct HashingPool {
     max_queued: usize,
     queued: AtomicUsize,
     /// Told how long each request waited for a hashing slot.
-    wait_observer: Option<WaitObserver>,
-}
-
-struct WaitObserver(Box<dyn Fn(Duration) + Send + Sync>);
-
-impl std::fmt::Debug for WaitObserver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WaitObserver")
-    }
+    wait_observer: Option<DurationObserver>,
 }
 
 /// The result of checking a password at login.
@@ -152,8 +145,8 @@ impl HashingPool {
 
     /// Reports how long each hash waited for a slot (zero when one was
     /// free); requests turned away as busy are not reported.
-    pub fn observe_waits(mut self, observe: impl Fn(Duration) + Send + Sync + 'static) -> Self {
-        self.wait_observer = Some(WaitObserver(Box::new(observe)));
+    pub fn observe_waits(mut self, observer: DurationObserver) -> Self {
+        self.wait_observer = Some(observer);
         self
     }
 
@@ -224,7 +217,7 @@ impl HashingPool {
             }
         };
         if let Some(observer) = &self.wait_observer {
-            (observer.0)(started.elapsed());
+            observer.observe(started.elapsed());
         }
         let span = tracing::Span::current();
         let (done, result) = tokio::sync::oneshot::channel();
