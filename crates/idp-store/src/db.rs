@@ -11,6 +11,7 @@ use sqlx::{AnyPool, Connection as _, Executor};
 use idp_core::clock::DurationObserver;
 
 use crate::StoreError;
+use crate::group_commit::RotationQueue;
 
 /// Which engine a URL points at. Almost every statement is shared; this is
 /// consulted only where SQLite and PostgreSQL really differ (connection
@@ -77,6 +78,8 @@ pub struct Db {
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Told how long each write transaction took to start.
     begin_observer: Option<DurationObserver>,
+    /// SQLite: refresh-token rotations, written in groups.
+    rotations: Option<Arc<RotationQueue>>,
 }
 
 /// Proof of [`Db::try_exclusive`]: the connection holding the lock.
@@ -138,6 +141,10 @@ impl std::ops::DerefMut for Transaction {
     }
 }
 
+/// How long a pooled connection may sit idle and still be used without a
+/// ping first.
+const TRUSTED_IDLE: Duration = Duration::from_secs(1);
+
 impl Db {
     /// Connects to `url`. SQLite databases are created when missing; on
     /// PostgreSQL the database must exist.
@@ -163,31 +170,44 @@ impl Db {
         // reports only "timed out"; one direct attempt first surfaces the
         // real reason (refused, unknown database, authentication failed).
         sqlx::AnyConnection::connect_with(&options).await?.close().await?;
-        let busy_ms = settings.sqlite_busy_timeout.as_millis();
+        let pragmas = sqlite_pragmas(settings.sqlite_busy_timeout);
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .min_connections(1)
             .acquire_timeout(settings.acquire_timeout)
-            .after_connect(move |conn, _meta| {
+            // sqlx pings every connection on release, and by default again on
+            // every acquire: a second round trip per query. One that came
+            // back (alive) moments ago is handed out untested, as HikariCP
+            // does; only one idle for longer, which a restarted database may
+            // have cut, is pinged first.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
                 Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        // WAL lets readers proceed while one writer commits;
-                        // synchronous=NORMAL in WAL mode never loses a
-                        // committed transaction to a process crash (the WAL is
-                        // in the OS page cache), only possibly to a power cut.
-                        let pragmas = format!(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms};"
-                        );
-                        conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+                    if meta.idle_for > TRUSTED_IDLE {
+                        conn.ping().await?;
                     }
-                    Ok(())
+                    Ok(true)
                 })
             })
-            .connect_with(options)
+            .after_connect({
+                let pragmas = pragmas.clone();
+                move |conn, _meta| {
+                    let pragmas = pragmas.clone();
+                    Box::pin(async move {
+                        if dialect == Dialect::Sqlite {
+                            conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+                        }
+                        Ok(())
+                    })
+                }
+            })
+            .connect_with(options.clone())
             .await?;
         let writer = (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Self { pool, dialect, writer, begin_observer: None })
+        let rotations = writer.as_ref().map(|writer| {
+            Arc::new(RotationQueue::start(options, pragmas, pool.clone(), Arc::clone(writer)))
+        });
+        Ok(Self { pool, dialect, writer, begin_observer: None, rotations })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -196,6 +216,11 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// SQLite's group-committing writer of refresh-token rotations.
+    pub(crate) fn rotation_queue(&self) -> Option<&RotationQueue> {
+        self.rotations.as_deref()
     }
 
     /// Reports how long every write transaction takes to start: the wait
@@ -275,6 +300,18 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Every SQLite connection's settings. WAL lets readers proceed while one
+/// writer commits; synchronous=NORMAL in WAL mode never loses a committed
+/// transaction to a process crash (the WAL is in the OS page cache), only
+/// possibly to a power cut.
+fn sqlite_pragmas(busy_timeout: Duration) -> String {
+    format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+        busy_timeout.as_millis()
+    )
 }
 
 /// `mode=rwc` makes SQLite create the file on first start.

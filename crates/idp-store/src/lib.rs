@@ -4,8 +4,11 @@
 
 mod db;
 mod error;
+mod group_commit;
 pub mod migrate;
 pub mod repo;
 
 pub use db::{Db, Dialect, Exclusive, PoolSettings, Transaction, sqlite_path};
 pub use error::StoreError;
+/// What repository functions run on: the pool, or `&mut **tx`.
+pub use sqlx::any::AnyExecutor;

@@ -5,15 +5,10 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use idp_core::user::User;
-use idp_store::repo::users;
 
 use super::error::{ApiError, BearerError as Challenge};
 use crate::service::bearer::{BearerError, VerifiedAccess};
 use crate::state::AppState;
-
-/// A verified access token (any subject: user or client).
-#[derive(Debug, Clone)]
-pub struct Bearer(pub VerifiedAccess);
 
 /// A verified access token of an enabled user, with the user loaded.
 #[derive(Debug, Clone)]
@@ -50,25 +45,13 @@ fn rejected(err: BearerError) -> ApiError {
     }
 }
 
-impl FromRequestParts<AppState> for Bearer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(parts)?;
-        let verified = state.bearer.verify(token, state.now()).await.map_err(rejected)?;
-        Ok(Self(verified))
-    }
-}
-
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Bearer(access) = Bearer::from_request_parts(parts, state).await?;
-        let user_id = access.user_id().map_err(rejected)?;
-        let user = users::find_by_id(state.db.pool(), user_id)
-            .await?
-            .ok_or_else(|| rejected(BearerError::SessionEnded))?;
+        let token = bearer_token(parts)?;
+        let (access, user) =
+            state.bearer.verify_user(token, state.now()).await.map_err(rejected)?;
         // Belt and braces next to session revocation: a disabled user, or a
         // token older than the user's last password or role change, is done.
         if user.is_disabled() || access.claims.iat < user.tokens_valid_after.as_secs() {

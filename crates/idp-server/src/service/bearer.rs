@@ -8,7 +8,9 @@ use idp_core::clock::UnixTime;
 use idp_core::ids::{SessionId, UserId};
 use idp_core::jose::{self, Expectations, VerifyError};
 use idp_core::token::{ACCESS_TOKEN_TYP, AccessClaims};
-use idp_store::repo::sessions;
+use idp_core::user::User;
+use idp_store::repo::sessions::{self, AccessStatus};
+use idp_store::repo::users;
 use idp_store::{Db, StoreError};
 
 use super::keys::KeyRing;
@@ -84,7 +86,48 @@ impl BearerVerifier {
         self.verify_for(token, now, &[jose::ANY_AUDIENCE]).await
     }
 
+    /// [`Self::verify`] for a user's token, with the user loaded — in the
+    /// same query as the session and `jti` checks.
+    pub async fn verify_user(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<(VerifiedAccess, User), BearerError> {
+        let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
+        let access = self.check_signed(token, now, &audiences).await?;
+        let (Some(user_id), Some(session_id)) = (access.user_id, access.session_id) else {
+            return Err(BearerError::NotAUser);
+        };
+        let (user, status) = users::find_with_access_status(
+            self.db.pool(),
+            user_id,
+            session_id,
+            &access.claims.jti,
+            now,
+        )
+        .await?
+        .ok_or(BearerError::SessionEnded)?;
+        usable(status)?;
+        Ok((access, user))
+    }
+
     async fn verify_for(
+        &self,
+        token: &str,
+        now: UnixTime,
+        audiences: &[&str],
+    ) -> Result<VerifiedAccess, BearerError> {
+        let access = self.check_signed(token, now, audiences).await?;
+        usable(
+            sessions::access_status(self.db.pool(), access.session_id, &access.claims.jti, now)
+                .await?,
+        )?;
+        Ok(access)
+    }
+
+    /// Everything that needs no database: signature, `kid`/`alg`, `typ`,
+    /// `iss`, `aud`, times, and well-formed `sid`/`sub`.
+    async fn check_signed(
         &self,
         token: &str,
         now: UnixTime,
@@ -108,13 +151,16 @@ impl BearerVerifier {
             Some(_) => Some(claims.sub.parse::<UserId>().map_err(|_| VerifyError::Malformed)?),
             None => None,
         };
-        let status = sessions::access_status(self.db.pool(), session_id, &claims.jti, now).await?;
-        if status.jti_revoked {
-            return Err(BearerError::Revoked);
-        }
-        if !status.session_active {
-            return Err(BearerError::SessionEnded);
-        }
         Ok(VerifiedAccess { claims, user_id, session_id })
     }
+}
+
+fn usable(status: AccessStatus) -> Result<(), BearerError> {
+    if status.jti_revoked {
+        return Err(BearerError::Revoked);
+    }
+    if !status.session_active {
+        return Err(BearerError::SessionEnded);
+    }
+    Ok(())
 }

@@ -16,9 +16,10 @@ use idp_core::opaque::PlainToken;
 use idp_core::scope::Scope;
 use idp_core::secret_hash::SecretHash;
 use idp_core::session::{EndReason, RequestOrigin, Session};
-use idp_store::repo::refresh_tokens::{self, RefreshToken};
+use idp_store::repo::clients;
+use idp_store::repo::refresh_tokens::{self, RefreshToken, Rotation};
 use idp_store::repo::sessions;
-use idp_store::{StoreError, Transaction};
+use idp_store::{AnyExecutor, StoreError, Transaction};
 
 use super::audit;
 use super::sessions::refresh_token_for;
@@ -64,8 +65,14 @@ pub struct Rotated {
     pub scope: Scope,
 }
 
-/// Rotates `presented`. Every check happens before the commit, so a refused
-/// request leaves the token as it was.
+/// Rotates `presented`. Every check happens before anything is written, so
+/// a refused request leaves the token as it was.
+///
+/// The usual case — a live token presented once — is checked on a read
+/// connection and written in one round trip, so that no write lock is held
+/// while the checks run. Anything else (a consumed token: reuse or a retry
+/// within the grace period; or a race lost to a concurrent use) is decided
+/// again inside a write transaction.
 pub async fn rotate(
     state: &AppState,
     presented: &str,
@@ -75,12 +82,52 @@ pub async fn rotate(
 ) -> Result<Rotated, RefreshError> {
     let hash = SecretHash::of(presented);
     let now = state.now();
+    let pool = state.db.pool();
+    let Some(token) = refresh_tokens::find_by_hash(pool, &hash).await? else {
+        return Err(RefreshError::InvalidGrant);
+    };
+    if token.consumed_at.is_none() && token.revoked_at.is_none() && token.expires_at > now {
+        let client = resolve_client(pool, &token.client_id, &requester).await?;
+        let Some(session) = sessions::find(pool, token.session_id).await? else {
+            return Err(RefreshError::InvalidGrant);
+        };
+        if !session.is_active(now) {
+            return Err(RefreshError::InvalidGrant);
+        }
+        let scope = scope_for(&session, narrow_to)?;
+        let (record, plain) = refresh_token_for(state, &session, &client, Some(token.id), now);
+        let event = rotation_event(&session, &client, origin, now, false);
+        let rotation = Rotation {
+            parent: &token,
+            successor: &record,
+            successor_hash: &plain.hash(),
+            event: &event,
+            now,
+        };
+        if refresh_tokens::rotate(&state.db, &rotation).await? {
+            audit::emit(std::slice::from_ref(&event));
+            let session = Session { last_used_at: now, ..session };
+            return Ok(Rotated { session, client, refresh_token: plain, scope });
+        }
+    }
+    rotate_locked(state, &hash, requester, narrow_to, origin, now).await
+}
+
+/// [`rotate`] inside a write transaction, from the start.
+async fn rotate_locked(
+    state: &AppState,
+    hash: &SecretHash,
+    requester: Requester<'_>,
+    narrow_to: Option<&Scope>,
+    origin: &RequestOrigin,
+    now: UnixTime,
+) -> Result<Rotated, RefreshError> {
     // BEGIN IMMEDIATE on SQLite: this transaction will write, take the lock now.
     let mut tx = state.db.begin_write().await?;
-    let Some(token) = refresh_tokens::consume(&mut *tx, &hash, now).await? else {
-        return unusable(state, tx, &hash, &requester, narrow_to, origin, now).await;
+    let Some(token) = refresh_tokens::consume(&mut *tx, hash, now).await? else {
+        return unusable(state, tx, hash, &requester, narrow_to, origin, now).await;
     };
-    let client = match resolve_client(&mut tx, &token.client_id, &requester).await {
+    let client = match resolve_client(&mut *tx, &token.client_id, &requester).await {
         Ok(client) => client,
         Err(err) => {
             // Not committed: the token stays unconsumed for its rightful owner.
@@ -126,20 +173,28 @@ async fn successor(
 ) -> Result<Rotated, RefreshError> {
     let (record, plain) = refresh_token_for(state, &session, &client, Some(parent.id), now);
     refresh_tokens::insert(&mut *tx, &record, &plain.hash()).await?;
-    let mut event = AuditEvent::new(EventKind::TokenRefreshed, Outcome::Success, now)
-        .actor(session.user_id)
-        .subject(session.user_id)
-        .client(&client.id)
-        .origin(origin)
-        .detail("session", session.id.to_string());
-    if grace_retry {
-        event = event.detail("grace_retry", true);
-    }
+    let event = rotation_event(&session, &client, origin, now, grace_retry);
     let events = [event];
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);
     Ok(Rotated { session, client, refresh_token: plain, scope })
+}
+
+fn rotation_event(
+    session: &Session,
+    client: &Client,
+    origin: &RequestOrigin,
+    now: UnixTime,
+    grace_retry: bool,
+) -> AuditEvent {
+    let event = AuditEvent::new(EventKind::TokenRefreshed, Outcome::Success, now)
+        .actor(session.user_id)
+        .subject(session.user_id)
+        .client(&client.id)
+        .origin(origin)
+        .detail("session", session.id.to_string());
+    if grace_retry { event.detail("grace_retry", true) } else { event }
 }
 
 /// The token could not be consumed: find out why, and react to reuse.
@@ -214,7 +269,7 @@ async fn grace_retry(
     if grace.is_zero() || now > consumed_at + grace {
         return Ok(None);
     }
-    let Ok(client) = resolve_client(tx, &token.client_id, requester).await else {
+    let Ok(client) = resolve_client(&mut **tx, &token.client_id, requester).await else {
         return Ok(None);
     };
     if refresh_tokens::revoke_live_children(&mut **tx, token.id, now).await? != 1 {
@@ -228,8 +283,8 @@ async fn grace_retry(
 }
 
 /// The client the token belongs to, checked against who is asking.
-async fn resolve_client(
-    tx: &mut Transaction,
+async fn resolve_client<'e>(
+    db: impl AnyExecutor<'e>,
     owner: &ClientId,
     requester: &Requester<'_>,
 ) -> Result<Client, RefreshError> {
@@ -237,9 +292,8 @@ async fn resolve_client(
         Requester::Client(client) if &client.id == owner => (*client).clone(),
         Requester::Client(_) => return Err(RefreshError::WrongClient),
         Requester::Unidentified => {
-            let client = idp_store::repo::clients::find(&mut **tx, owner.as_str())
-                .await?
-                .ok_or(RefreshError::InvalidGrant)?;
+            let client =
+                clients::find(db, owner.as_str()).await?.ok_or(RefreshError::InvalidGrant)?;
             // RFC 6749 §6: confidential clients must authenticate to refresh.
             if client.is_confidential() {
                 return Err(RefreshError::ClientAuthRequired);

@@ -1,7 +1,8 @@
 //! `audit_events`: append-only.
 
 use idp_core::audit::AuditEvent;
-use sqlx::any::AnyExecutor;
+use sqlx::any::{Any, AnyArguments, AnyExecutor};
+use sqlx::query::Query;
 
 use crate::StoreError;
 
@@ -11,21 +12,29 @@ const INSERT: &str = "INSERT INTO audit_events \
 
 /// Writes one event; call it inside the transaction of the change it records.
 pub async fn insert<'e>(db: impl AnyExecutor<'e>, event: &AuditEvent) -> Result<(), StoreError> {
-    sqlx::query(INSERT)
+    bind(sqlx::query(INSERT), event).execute(db).await?;
+    Ok(())
+}
+
+/// Binds an event's eleven columns, in `INSERT`'s order, after whatever
+/// `query` already has (statements that record their change's event in the
+/// same round trip use this too).
+pub(crate) fn bind<'q>(
+    query: Query<'q, Any, AnyArguments>,
+    event: &AuditEvent,
+) -> Query<'q, Any, AnyArguments> {
+    query
         .bind(event.id.to_string())
         .bind(event.version)
         .bind(event.occurred_at.as_secs())
-        .bind(&event.kind)
+        .bind(event.kind.clone())
         .bind(event.outcome.as_str())
-        .bind(event.actor_id.as_deref())
-        .bind(event.subject_id.as_deref())
-        .bind(event.client_id.as_deref())
-        .bind(event.ip.as_deref())
-        .bind(event.user_agent.as_deref())
+        .bind(event.actor_id.clone())
+        .bind(event.subject_id.clone())
+        .bind(event.client_id.clone())
+        .bind(event.ip.clone())
+        .bind(event.user_agent.clone())
         .bind(event.details.to_string())
-        .execute(db)
-        .await?;
-    Ok(())
 }
 
 const DELETE_OLDER_THAN: &str = "DELETE FROM audit_events WHERE id IN \

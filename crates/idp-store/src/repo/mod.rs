@@ -2,6 +2,20 @@
 //! runs it. Functions take any executor — the pool for a single statement,
 //! `&mut *tx` inside a use case's transaction.
 
+/// The two checks behind every access token, as integer columns
+/// `session_active` and `jti_revoked`, over `$1` (session id), `$2` (`jti`)
+/// and `$3` (now). CASE keeps them integers on both engines (EXISTS is
+/// boolean on PostgreSQL, which `Any` decodes differently).
+macro_rules! access_status_columns {
+    () => {
+        "CASE WHEN EXISTS (SELECT 1 FROM sessions \
+                           WHERE id = $1 AND revoked_at IS NULL AND expires_at > $3) \
+              THEN 1 ELSE 0 END AS session_active, \
+         CASE WHEN EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $2) \
+              THEN 1 ELSE 0 END AS jti_revoked"
+    };
+}
+
 pub mod audit_events;
 pub mod authorization_codes;
 pub mod browser_sessions;

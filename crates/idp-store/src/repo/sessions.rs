@@ -178,12 +178,8 @@ pub struct AccessStatus {
     pub jti_revoked: bool,
 }
 
-// One round trip for both checks. CASE keeps the results integers on both
-// engines (EXISTS is boolean on PostgreSQL, which `Any` decodes differently).
-const ACCESS_STATUS: &str = "SELECT \
-       CASE WHEN EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $3) \
-            THEN 1 ELSE 0 END, \
-       CASE WHEN EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $2) THEN 1 ELSE 0 END";
+// One round trip for both checks.
+const ACCESS_STATUS: &str = concat!("SELECT ", access_status_columns!());
 
 /// Checks a token's session (when it has one) and `jti` in one query.
 pub async fn access_status<'e>(

@@ -1,10 +1,11 @@
 //! `users`
 
 use idp_core::clock::UnixTime;
-use idp_core::ids::UserId;
+use idp_core::ids::{SessionId, UserId};
 use idp_core::user::User;
 use sqlx::any::AnyExecutor;
 
+use super::sessions::AccessStatus;
 use super::{opt_time, parse_id, time};
 use crate::StoreError;
 
@@ -86,6 +87,43 @@ pub async fn find_by_id<'e>(
     let row: Option<Row> =
         sqlx::query_as(FIND_BY_ID).bind(id.to_string()).fetch_optional(db).await?;
     row.map(User::try_from).transpose()
+}
+
+// The user behind an access token and the token's status in one round
+// trip: every request to `/auth/userinfo`, `/auth/me` and `/admin` needs both.
+const FIND_WITH_ACCESS_STATUS: &str =
+    concat!("SELECT ", columns!(), ", ", access_status_columns!(), " FROM users WHERE id = $4");
+
+#[derive(sqlx::FromRow)]
+struct WithAccessStatus {
+    #[sqlx(flatten)]
+    user: Row,
+    session_active: i64,
+    jti_revoked: i64,
+}
+
+/// [`find_by_id`] together with [`super::sessions::access_status`] for a token of
+/// this user's `session`.
+pub async fn find_with_access_status<'e>(
+    db: impl AnyExecutor<'e>,
+    id: UserId,
+    session: SessionId,
+    jti: &str,
+    now: UnixTime,
+) -> Result<Option<(User, AccessStatus)>, StoreError> {
+    let row: Option<WithAccessStatus> = sqlx::query_as(FIND_WITH_ACCESS_STATUS)
+        .bind(session.to_string())
+        .bind(jti)
+        .bind(now.as_secs())
+        .bind(id.to_string())
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| {
+        let status =
+            AccessStatus { session_active: r.session_active == 1, jti_revoked: r.jti_revoked == 1 };
+        Ok((User::try_from(r.user)?, status))
+    })
+    .transpose()
 }
 
 const FIND_BY_USERNAME: &str =

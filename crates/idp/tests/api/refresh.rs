@@ -219,3 +219,135 @@ engine_test!(
         assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
     }
 );
+
+engine_test!(
+    async fn a_rotation_writes_all_of_its_rows_or_none(engine) {
+        use idp_core::audit::{AuditEvent, EventKind, Outcome};
+        use idp_core::ids::RefreshTokenId;
+        use idp_core::secret_hash::SecretHash;
+        use idp_core::session::EndReason;
+        use idp_store::repo::{refresh_tokens, sessions};
+
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        let tokens = app.login("alice").await;
+        let db = &app.state.db;
+        let now = app.state.now();
+        let parent = refresh_tokens::find_by_hash(db.pool(), &SecretHash::of(&tokens.refresh_token))
+            .await
+            .unwrap()
+            .unwrap();
+        let successor = refresh_tokens::RefreshToken {
+            id: RefreshTokenId::new(),
+            parent_id: Some(parent.id),
+            issued_at: now,
+            consumed_at: None,
+            ..parent.clone()
+        };
+        let successor_hash = SecretHash::of("successor");
+        let event = AuditEvent::new(EventKind::TokenRefreshed, Outcome::Success, now);
+        let rotation = refresh_tokens::Rotation {
+            parent: &parent,
+            successor: &successor,
+            successor_hash: &successor_hash,
+            event: &event,
+            now,
+        };
+        let audit_rows = || async {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE id = $1")
+                .bind(event.id.to_string())
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            n
+        };
+
+        assert!(refresh_tokens::rotate(db, &rotation).await.unwrap());
+        let consumed =
+            refresh_tokens::find_by_hash(db.pool(), &SecretHash::of(&tokens.refresh_token))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(consumed.consumed_at, Some(now));
+        let stored = refresh_tokens::find_by_hash(db.pool(), &successor_hash).await.unwrap();
+        assert_eq!(stored.as_ref().map(|t| (t.id, t.parent_id)), Some((successor.id, Some(parent.id))));
+        assert_eq!(audit_rows().await, 1);
+
+        // The same parent again (a racer that checked it before the first
+        // rotation committed): nothing is written.
+        let second_hash = SecretHash::of("second successor");
+        let again = refresh_tokens::Rotation { successor_hash: &second_hash, ..rotation };
+        assert!(!refresh_tokens::rotate(db, &again).await.unwrap());
+        assert!(refresh_tokens::find_by_hash(db.pool(), &second_hash)
+            .await
+            .unwrap()
+            .is_none());
+
+        // A live parent whose session ended after the caller checked it:
+        // nothing is written either, and the parent stays unconsumed.
+        let live = stored.unwrap();
+        let grandchild = refresh_tokens::RefreshToken {
+            id: RefreshTokenId::new(),
+            parent_id: Some(live.id),
+            ..live.clone()
+        };
+        let late_event = AuditEvent::new(EventKind::TokenRefreshed, Outcome::Success, now);
+        sessions::revoke(db.pool(), live.session_id, now, EndReason::Logout).await.unwrap();
+        let late = refresh_tokens::Rotation {
+            parent: &live,
+            successor: &grandchild,
+            successor_hash: &SecretHash::of("grandchild"),
+            event: &late_event,
+            now,
+        };
+        assert!(!refresh_tokens::rotate(db, &late).await.unwrap());
+        let live_after = refresh_tokens::find_by_hash(db.pool(), &successor_hash).await.unwrap();
+        assert_eq!(live_after.and_then(|t| t.consumed_at), None);
+        assert!(refresh_tokens::find_by_hash(db.pool(), &SecretHash::of("grandchild"))
+            .await
+            .unwrap()
+            .is_none());
+        let (late_audit,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE id = $1")
+                .bind(late_event.id.to_string())
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(late_audit, 0);
+    }
+);
+
+engine_test!(
+    async fn concurrent_refreshes_of_different_sessions_all_succeed(engine) {
+        // On SQLite these are written in groups, one transaction each: every
+        // caller must get its own successor, and each must work.
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        let mut sessions = Vec::new();
+        for _ in 0..24 {
+            sessions.push(app.login("alice").await);
+        }
+        let refreshes = sessions.iter().map(|tokens| {
+            let client = app.client.clone();
+            let url = app.url("/auth/token");
+            let token = tokens.refresh_token.clone();
+            tokio::spawn(async move {
+                let form = [("grant_type", "refresh_token"), ("refresh_token", token.as_str())];
+                client.post(url).form(&form).send().await.unwrap()
+            })
+        });
+        let mut successors = Vec::new();
+        for refresh in refreshes.collect::<Vec<_>>() {
+            let response = refresh.await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            successors.push(Tokens::from_body(json(response).await));
+        }
+        let mut distinct: Vec<_> = successors.iter().map(|t| t.refresh_token.clone()).collect();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), sessions.len(), "one successor each");
+        for successor in &successors {
+            rotate(&app, &successor.refresh_token).await;
+        }
+    }
+);
