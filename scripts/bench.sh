@@ -10,7 +10,9 @@
 # ENGINES ("sqlite postgres"), SCENARIOS (see below; password_c256 is the
 # password grant at 256 connections), ALGORITHM (RS256), SEED ("USERS
 # REFRESH_TOKENS": fill each database with scripts/bench_seed.py first),
-# BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/test),
+# BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/test
+# without TLS: on loopback, as with a same-host or socket deployment, TLS
+# only burns the two cores; drop ?sslmode=disable to measure with it),
 # LOADGEN_DIR (default: ../shared/tools/loadgen next to this repository),
 # IDP_BIN (an idp binary to use instead of building a release one; CI's smoke
 # run reuses the binary the test build made, which is enough to prove every
@@ -34,7 +36,7 @@ CONCURRENCY="${CONCURRENCY:-32}"
 ENGINES="${ENGINES:-sqlite postgres}"
 SCENARIOS="${SCENARIOS:-jwks discovery userinfo introspect client_credentials refresh password password_c256}"
 ALGORITHM="${ALGORITHM:-RS256}"
-BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
 PORT="${PORT:-18080}"
 base="http://127.0.0.1:$PORT"
 user="bench_user"

@@ -5,12 +5,14 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use idp_core::secret_hash::SecretHash;
 use idp_core::token::Audience;
-use idp_store::repo::{refresh_tokens, sessions, users};
+use idp_store::repo::sessions::{self, AccessStatus};
+use idp_store::repo::{clients, refresh_tokens, users};
 use serde::Serialize;
 
 use super::form::FormFields;
 use super::oauth_error::OAuthError;
 use crate::oauth::client_auth::{self, Presented};
+use crate::service::bearer::{self, BearerError, VerifiedAccess};
 use crate::state::AppState;
 
 /// An introspection answer: `{"active": false}` for anything not live.
@@ -64,59 +66,106 @@ pub async fn introspect(
 ) -> Result<Response, OAuthError> {
     let presented = Presented::from_request(&headers, &form)?;
     let basic = matches!(presented, Presented::Basic { .. });
-    let client = client_auth::authenticate(&state, &presented).await?;
-    let Some(_client) = client.filter(|c| c.is_confidential()) else {
+    let refused = || {
         let err =
             OAuthError::invalid_client("Introspection needs a confidential client's credentials.");
-        return Err(if basic { err.with_basic_challenge() } else { err });
+        if basic { err.with_basic_challenge() } else { err }
     };
-    let token = form.required("token")?;
+    let Some(client_id) = presented.lookup_id()? else { return Err(refused()) };
+    let now = state.now();
+    let pool = state.db.pool();
     let refresh_first = form.get("token_type_hint") == Some("refresh_token");
-    let answer = if refresh_first {
-        match refresh(&state, token).await? {
-            Some(answer) => answer,
-            None => access(&state, token).await?.unwrap_or_default(),
+    // An access token's signature and claims need no database; checking them
+    // first lets the client and the token's status come in one query.
+    let signed = match form.get("token") {
+        Some(token) if !refresh_first => {
+            Some(state.bearer.check_signed_any_audience(token, now).await)
         }
-    } else {
-        match access(&state, token).await? {
+        _ => None,
+    };
+    let (found, status) = match &signed {
+        Some(Ok(access)) => {
+            let session = access.session_id;
+            match clients::find_with_access_status(
+                pool,
+                client_id,
+                session,
+                &access.claims.jti,
+                now,
+            )
+            .await?
+            {
+                Some((client, status)) => (Some(client), Some(status)),
+                None => (None, None),
+            }
+        }
+        _ => (clients::find(pool, client_id).await?, None),
+    };
+    if !client_auth::check(&presented, found)?.is_confidential() {
+        return Err(refused());
+    }
+    let token = form.required("token")?;
+    let answer = match signed {
+        Some(signed) => match access(&state, signed, status).await? {
             Some(answer) => answer,
             None => refresh(&state, token).await?.unwrap_or_default(),
-        }
+        },
+        None => match refresh(&state, token).await? {
+            Some(answer) => answer,
+            None => {
+                let signed = state.bearer.check_signed_any_audience(token, now).await;
+                access(&state, signed, None).await?.unwrap_or_default()
+            }
+        },
     };
     let mut response = axum::Json(answer).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
-async fn access(state: &AppState, token: &str) -> Result<Option<Introspection>, OAuthError> {
-    use crate::service::bearer::BearerError;
-    match state.bearer.verify_any_audience(token, state.now()).await {
-        Ok(verified) => {
-            let username = match verified.user_id {
-                Some(id) => users::find_by_id(state.db.pool(), id).await?.map(|u| u.username),
-                None => None,
-            };
-            let c = verified.claims;
-            Ok(Some(Introspection {
-                active: true,
-                scope: Some(c.scope),
-                client_id: Some(c.client_id),
-                username,
-                token_type: Some("access_token"),
-                exp: Some(c.exp),
-                iat: Some(c.iat),
-                sub: Some(c.sub),
-                aud: Some(c.aud),
-                iss: Some(c.iss),
-                jti: Some(c.jti),
-                sid: c.sid,
-            }))
+/// The answer for an access token whose signature and claims were checked
+/// (`signed`); `status` is fetched here unless the caller already has it.
+/// `None`: not an access token of ours — maybe a refresh token.
+async fn access(
+    state: &AppState,
+    signed: Result<VerifiedAccess, BearerError>,
+    status: Option<AccessStatus>,
+) -> Result<Option<Introspection>, OAuthError> {
+    let verified = match signed {
+        Ok(verified) => verified,
+        Err(BearerError::Store(e)) => return Err(e.into()),
+        Err(_) => return Ok(None),
+    };
+    let status = match status {
+        Some(status) => status,
+        None => {
+            let (session, jti) = (verified.session_id, &verified.claims.jti);
+            sessions::access_status(state.db.pool(), session, jti, state.now()).await?
         }
-        Err(BearerError::Store(e)) => Err(e.into()),
-        // Ours but no longer live: inactive. Not a JWT of ours: maybe a refresh token.
-        Err(BearerError::SessionEnded | BearerError::Revoked) => Ok(Some(Introspection::default())),
-        Err(_) => Ok(None),
+    };
+    if bearer::usable(status).is_err() {
+        // Ours but no longer live: inactive.
+        return Ok(Some(Introspection::default()));
     }
+    let username = match verified.user_id {
+        Some(id) => users::find_by_id(state.db.pool(), id).await?.map(|u| u.username),
+        None => None,
+    };
+    let c = verified.claims;
+    Ok(Some(Introspection {
+        active: true,
+        scope: Some(c.scope),
+        client_id: Some(c.client_id),
+        username,
+        token_type: Some("access_token"),
+        exp: Some(c.exp),
+        iat: Some(c.iat),
+        sub: Some(c.sub),
+        aud: Some(c.aud),
+        iss: Some(c.iss),
+        jti: Some(c.jti),
+        sid: c.sid,
+    }))
 }
 
 async fn refresh(state: &AppState, token: &str) -> Result<Option<Introspection>, OAuthError> {

@@ -62,6 +62,17 @@ impl Presented {
         }
     }
 
+    /// The client id to look up, if any; one longer than any stored id
+    /// fails without a query.
+    pub fn lookup_id(&self) -> Result<Option<&str>, OAuthError> {
+        match self {
+            Self::Basic { id, .. } | Self::Post { id, .. } | Self::IdOnly { id } => {
+                if id.len() > 255 { Err(failed(self)) } else { Ok(Some(id)) }
+            }
+            Self::Absent => Ok(None),
+        }
+    }
+
     fn uses_basic(&self) -> bool {
         matches!(self, Self::Basic { .. })
     }
@@ -105,25 +116,25 @@ pub async fn authenticate(
     state: &AppState,
     presented: &Presented,
 ) -> Result<Option<Client>, OAuthError> {
-    let (id, secret) = match presented {
-        Presented::Absent => return Ok(None),
-        Presented::Basic { id, secret } | Presented::Post { id, secret } => {
-            (id.as_str(), Some(secret.as_str()))
-        }
-        Presented::IdOnly { id } => (id.as_str(), None),
+    let Some(id) = presented.lookup_id()? else { return Ok(None) };
+    let found = clients::find(state.db.pool(), id).await?;
+    check(presented, found).map(Some)
+}
+
+/// Checks the presented credentials against `found`, the client their id
+/// names (looked up by the caller, perhaps along with something else).
+pub fn check(presented: &Presented, found: Option<Client>) -> Result<Client, OAuthError> {
+    let client = found.ok_or_else(|| failed(presented))?;
+    let secret = match presented {
+        Presented::Basic { secret, .. } | Presented::Post { secret, .. } => Some(secret.as_str()),
+        Presented::IdOnly { .. } | Presented::Absent => None,
     };
-    if id.len() > 255 {
-        return Err(failed(presented));
-    }
-    let client = clients::find(state.db.pool(), id).await?.ok_or_else(|| failed(presented))?;
     match secret {
         // Secrets are compared as SHA-256 hashes in constant time.
-        Some(secret) if client.is_confidential() && client.secret_matches(secret) => {
-            Ok(Some(client))
-        }
+        Some(secret) if client.is_confidential() && client.secret_matches(secret) => Ok(client),
         Some(_) => Err(failed(presented)),
         None if client.is_confidential() => Err(failed(presented)),
-        None => Ok(Some(client)),
+        None => Ok(client),
     }
 }
 

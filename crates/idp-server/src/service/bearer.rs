@@ -9,7 +9,7 @@ use idp_core::ids::{SessionId, UserId};
 use idp_core::jose::{self, Expectations, VerifyError};
 use idp_core::token::{ACCESS_TOKEN_TYP, AccessClaims};
 use idp_core::user::User;
-use idp_store::repo::sessions::{self, AccessStatus};
+use idp_store::repo::sessions::AccessStatus;
 use idp_store::repo::users;
 use idp_store::{Db, StoreError};
 
@@ -69,25 +69,9 @@ impl BearerVerifier {
         Self { keys, db, issuer, audiences, leeway }
     }
 
-    /// Signature, `kid`/`alg`, `typ`, `iss`, `aud`, times, then — in one
-    /// query — that the session is live and the `jti` not revoked.
-    pub async fn verify(&self, token: &str, now: UnixTime) -> Result<VerifiedAccess, BearerError> {
-        let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
-        self.verify_for(token, now, &audiences).await
-    }
-
-    /// [`Self::verify`] for whatever audience the token names: introspection
-    /// answers for resource servers other than this one.
-    pub async fn verify_any_audience(
-        &self,
-        token: &str,
-        now: UnixTime,
-    ) -> Result<VerifiedAccess, BearerError> {
-        self.verify_for(token, now, &[jose::ANY_AUDIENCE]).await
-    }
-
-    /// [`Self::verify`] for a user's token, with the user loaded — in the
-    /// same query as the session and `jti` checks.
+    /// A user's token for this server's own endpoints: signature,
+    /// `kid`/`alg`, `typ`, `iss`, `aud` and times, then — in one query with
+    /// loading the user — that the session is live and the `jti` not revoked.
     pub async fn verify_user(
         &self,
         token: &str,
@@ -111,18 +95,16 @@ impl BearerVerifier {
         Ok((access, user))
     }
 
-    async fn verify_for(
+    /// The checks that need no database, for whatever audience the token
+    /// names (introspection answers for resource servers other than this
+    /// one). The caller fetches the [`AccessStatus`] (along with whatever
+    /// else it needs) and passes it to [`usable`].
+    pub async fn check_signed_any_audience(
         &self,
         token: &str,
         now: UnixTime,
-        audiences: &[&str],
     ) -> Result<VerifiedAccess, BearerError> {
-        let access = self.check_signed(token, now, audiences).await?;
-        usable(
-            sessions::access_status(self.db.pool(), access.session_id, &access.claims.jti, now)
-                .await?,
-        )?;
-        Ok(access)
+        self.check_signed(token, now, &[jose::ANY_AUDIENCE]).await
     }
 
     /// Everything that needs no database: signature, `kid`/`alg`, `typ`,
@@ -155,7 +137,8 @@ impl BearerVerifier {
     }
 }
 
-fn usable(status: AccessStatus) -> Result<(), BearerError> {
+/// Whether a token whose signature and claims checked out may be used.
+pub fn usable(status: AccessStatus) -> Result<(), BearerError> {
     if status.jti_revoked {
         return Err(BearerError::Revoked);
     }

@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use idp_core::client::{Client, ClientType, GrantType};
-use idp_core::ids::ClientId;
+use idp_core::clock::UnixTime;
+use idp_core::ids::{ClientId, SessionId};
 use idp_core::secret_hash::SecretHash;
 use sqlx::any::AnyExecutor;
 
+use super::sessions::AccessStatus;
 use super::{json_list, time, to_json_list};
 use crate::StoreError;
 
@@ -78,6 +80,50 @@ pub async fn find<'e>(db: impl AnyExecutor<'e>, id: &str) -> Result<Option<Clien
     row.map(Client::try_from).transpose()
 }
 
+// A client and the status of the access token it asks about, in one round
+// trip: introspection authenticates the one and reports the other.
+const FIND_WITH_ACCESS_STATUS: &str = concat!(
+    "SELECT ",
+    columns!(),
+    ", ",
+    access_status_columns!(),
+    " FROM oauth_clients WHERE id = $4"
+);
+
+#[derive(sqlx::FromRow)]
+struct WithAccessStatus {
+    #[sqlx(flatten)]
+    client: Row,
+    session_active: i64,
+    jti_revoked: i64,
+}
+
+/// [`find`] together with [`super::sessions::access_status`] for a token
+/// with `session` (a user's) or without (a client's).
+pub async fn find_with_access_status<'e>(
+    db: impl AnyExecutor<'e>,
+    id: &str,
+    session: Option<SessionId>,
+    jti: &str,
+    now: UnixTime,
+) -> Result<Option<(Client, AccessStatus)>, StoreError> {
+    let row: Option<WithAccessStatus> = sqlx::query_as(FIND_WITH_ACCESS_STATUS)
+        .bind(session.map(|s| s.to_string()).unwrap_or_default())
+        .bind(jti)
+        .bind(now.as_secs())
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| {
+        let status = AccessStatus {
+            session_active: session.is_none() || r.session_active == 1,
+            jti_revoked: r.jti_revoked == 1,
+        };
+        Ok((Client::try_from(r.client)?, status))
+    })
+    .transpose()
+}
+
 const INSERT: &str = concat!(
     "INSERT INTO oauth_clients (",
     columns!(),
@@ -141,7 +187,7 @@ pub async fn set_secret<'e>(
     db: impl AnyExecutor<'e>,
     id: &str,
     hash: &SecretHash,
-    now: idp_core::clock::UnixTime,
+    now: UnixTime,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(SET_SECRET)
         .bind(id)

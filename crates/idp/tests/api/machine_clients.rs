@@ -105,6 +105,15 @@ engine_test!(
         assert_eq!(public.status(), StatusCode::UNAUTHORIZED);
         let nobody = app.post_form("/auth/introspect", &[("token", "x")]).await;
         assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
+
+        // A live token does not help a wrong secret; a wrong hint does not
+        // hide a live token.
+        let fresh = app.login("alice").await;
+        let wrong = app.client.post(app.url("/auth/introspect")).basic_auth("reports", Some("wrong")).form(&[("token", &fresh.access_token)]).send().await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(json(wrong).await["error"], "invalid_client");
+        let hinted = introspect(fresh.access_token.clone(), Some("refresh_token")).await;
+        assert_eq!((hinted["active"].clone(), hinted["username"].clone()), (true.into(), "alice".into()));
     }
 );
 
