@@ -239,11 +239,7 @@ if $record; then
         echo
         echo "Machine: $(nproc) cores, $(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). ALGORITHM=$ALGORITHM, c=$CONCURRENCY, ${DURATION}s per scenario, loadgen -t 1 on the same machine.${SEED:+ Database seeded first by scripts/bench_seed.py (users, refresh tokens: $SEED).}"
         echo
-        startup="$(awk '{printf "%s%s %s ms", sep, $1, $2; sep=", "}' "$work/startup.txt")"
-table="$table
-
-Start-up to \`/readyz\` on the database just used: $startup."
-echo "$table"
+        echo "$table"
     } >>BENCHMARKS.md
     echo "appended to BENCHMARKS.md" >&2
 fi

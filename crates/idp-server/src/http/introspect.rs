@@ -169,18 +169,19 @@ async fn access(
 }
 
 async fn refresh(state: &AppState, token: &str) -> Result<Option<Introspection>, OAuthError> {
-    let Some(record) =
-        refresh_tokens::find_by_hash(state.db.pool(), &SecretHash::of(token)).await?
+    let Some((record, session)) =
+        refresh_tokens::find_with_session(state.db.pool(), &SecretHash::of(token)).await?
     else {
         return Ok(None);
     };
     let now = state.now();
-    let session = sessions::find(state.db.pool(), record.session_id).await?;
     let live = record.consumed_at.is_none()
         && record.revoked_at.is_none()
         && record.expires_at > now
-        && session.as_ref().is_some_and(|s| s.is_active(now));
-    let Some(session) = session.filter(|_| live) else { return Ok(Some(Introspection::default())) };
+        && session.is_active(now);
+    if !live {
+        return Ok(Some(Introspection::default()));
+    }
     let username = users::find_by_id(state.db.pool(), session.user_id).await?.map(|u| u.username);
     Ok(Some(Introspection {
         active: true,

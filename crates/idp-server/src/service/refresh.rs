@@ -83,14 +83,11 @@ pub async fn rotate(
     let hash = SecretHash::of(presented);
     let now = state.now();
     let pool = state.db.pool();
-    let Some(token) = refresh_tokens::find_by_hash(pool, &hash).await? else {
+    let Some((token, session)) = refresh_tokens::find_with_session(pool, &hash).await? else {
         return Err(RefreshError::InvalidGrant);
     };
     if token.consumed_at.is_none() && token.revoked_at.is_none() && token.expires_at > now {
         let client = resolve_client(pool, &token.client_id, &requester).await?;
-        let Some(session) = sessions::find(pool, token.session_id).await? else {
-            return Err(RefreshError::InvalidGrant);
-        };
         if !session.is_active(now) {
             return Err(RefreshError::InvalidGrant);
         }

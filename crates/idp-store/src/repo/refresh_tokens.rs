@@ -4,11 +4,12 @@ use idp_core::audit::AuditEvent;
 use idp_core::clock::UnixTime;
 use idp_core::ids::{ClientId, RefreshTokenId, SessionId};
 use idp_core::secret_hash::SecretHash;
+use idp_core::session::Session;
 use sqlx::Row as _;
 use sqlx::any::{Any, AnyArguments, AnyExecutor};
 use sqlx::query::Query;
 
-use super::{audit_events, opt_time, parse_id, time};
+use super::{audit_events, opt_time, parse_id, sessions, time};
 use crate::{Db, StoreError};
 
 /// A refresh token as stored.
@@ -241,6 +242,50 @@ pub async fn find_by_hash<'e>(
     let row: Option<Row> =
         sqlx::query_as(FIND_BY_HASH).bind(hash.as_str()).fetch_optional(db).await?;
     row.map(RefreshToken::try_from).transpose()
+}
+
+// A token with its session in one round trip: a rotation checks both before
+// it writes, and so does introspection.
+const FIND_WITH_SESSION: &str = "SELECT sessions.*, t.id AS token_id, \
+        t.parent_id AS token_parent_id, t.client_id AS token_client_id, \
+        t.issued_at AS token_issued_at, t.expires_at AS token_expires_at, \
+        t.consumed_at AS token_consumed_at, t.revoked_at AS token_revoked_at \
+    FROM refresh_tokens t JOIN sessions ON sessions.id = t.session_id \
+    WHERE t.token_hash = $1";
+
+#[derive(sqlx::FromRow)]
+struct WithSession {
+    #[sqlx(flatten)]
+    session: sessions::Row,
+    token_id: String,
+    token_parent_id: Option<String>,
+    token_client_id: String,
+    token_issued_at: i64,
+    token_expires_at: i64,
+    token_consumed_at: Option<i64>,
+    token_revoked_at: Option<i64>,
+}
+
+/// [`find_by_hash`] together with the token's session (every token has one).
+pub async fn find_with_session<'e>(
+    db: impl AnyExecutor<'e>,
+    hash: &SecretHash,
+) -> Result<Option<(RefreshToken, Session)>, StoreError> {
+    let row: Option<WithSession> =
+        sqlx::query_as(FIND_WITH_SESSION).bind(hash.as_str()).fetch_optional(db).await?;
+    let Some(r) = row else { return Ok(None) };
+    let session = Session::try_from(r.session)?;
+    let token = RefreshToken::try_from(Row {
+        id: r.token_id,
+        session_id: session.id.to_string(),
+        parent_id: r.token_parent_id,
+        client_id: r.token_client_id,
+        issued_at: r.token_issued_at,
+        expires_at: r.token_expires_at,
+        consumed_at: r.token_consumed_at,
+        revoked_at: r.token_revoked_at,
+    })?;
+    Ok(Some((token, session)))
 }
 
 const REVOKE_LIVE_CHILDREN: &str = "UPDATE refresh_tokens SET revoked_at = $2 \

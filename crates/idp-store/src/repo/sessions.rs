@@ -15,8 +15,9 @@ macro_rules! columns {
     };
 }
 
+/// A `sessions` row; other repositories' joins decode it too.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     id: String,
     user_id: String,
     client_id: String,
