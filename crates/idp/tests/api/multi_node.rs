@@ -178,52 +178,6 @@ async fn two_nodes_on_one_database_behave_as_one_server() {
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
 }
 
-/// What the load clients of the crash test share.
-struct Load {
-    stop: AtomicBool,
-    rotations: AtomicU64,
-    lost_responses: AtomicU64,
-}
-
-/// One client of the crash test: rotates its refresh token over and over on
-/// whichever node answers. When a response is lost (the node died mid-way),
-/// it presents the same token again on the other node, as a real client
-/// retries; the grace period exists for exactly that.
-async fn refresh_loop(
-    client: ClusterClient,
-    bases: [String; 2],
-    mut token: String,
-    load: Arc<Load>,
-    id: usize,
-) -> String {
-    let mut turn = id;
-    while !load.stop.load(Ordering::Relaxed) {
-        let base = &bases[turn % 2];
-        turn += 1;
-        match client.refresh(base, &token).await {
-            Ok(response) if response.status() == StatusCode::OK => {
-                let body: Value = response.json().await.unwrap();
-                token = body["refresh_token"].as_str().unwrap().to_owned();
-                load.rotations.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE => {}
-            Ok(response) => {
-                let status = response.status();
-                panic!(
-                    "client {id}: refresh answered {status}: {}",
-                    response.text().await.unwrap_or_default()
-                );
-            }
-            // Connection refused or reset: the node is down, or died while
-            // handling this request. Same token, other node.
-            Err(_) => {
-                load.lost_responses.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-    token
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_a_node_under_refresh_load_loses_no_token() {
     let Some(db) = postgres_db().await else { return };
@@ -278,16 +232,5 @@ async fn kill_9_of_a_node_under_refresh_load_loses_no_token() {
         assert_eq!(response.status(), StatusCode::OK, "client {i}'s last refresh token was lost");
     }
     // And none was double-issued: each session has exactly one live token.
-    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-    let live: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT s.id, COUNT(r.id) FROM sessions s LEFT JOIN refresh_tokens r \
-         ON r.session_id = s.id AND r.consumed_at IS NULL AND r.revoked_at IS NULL \
-         WHERE s.revoked_at IS NULL GROUP BY s.id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(live.len(), CLIENTS, "one live session per client");
-    assert!(live.iter().all(|(_, n)| *n == 1), "one live refresh token per session: {live:?}");
-    pool.close().await;
+    assert_one_live_token_per_session(&db.url, CLIENTS).await;
 }

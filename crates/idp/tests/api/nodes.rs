@@ -5,7 +5,12 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
 
 /// Every node of one test shares these, as a real deployment must.
 pub const CLUSTER_SECRET_KEY: &str = "cluster-secret-key-0123456789abcdef-0123";
@@ -193,7 +198,7 @@ impl ClusterClient {
     }
 
     /// Logs in and returns the token response.
-    pub async fn login(&self, node: &Node, username: &str, password: &str) -> serde_json::Value {
+    pub async fn login(&self, node: &Node, username: &str, password: &str) -> Value {
         let r = self.password_grant(node, username, password).await;
         assert_eq!(r.status(), 200, "login {username} on {}", node.base);
         r.json().await.unwrap()
@@ -214,4 +219,67 @@ impl ClusterClient {
     pub async fn get_bearer(&self, node: &Node, path: &str, token: &str) -> reqwest::Response {
         self.http.get(node.url(path)).bearer_auth(token).send().await.unwrap()
     }
+}
+
+/// What the load clients of a crash test share.
+pub struct Load {
+    pub stop: AtomicBool,
+    pub rotations: AtomicU64,
+    pub lost_responses: AtomicU64,
+}
+
+/// One client of a crash test: rotates its refresh token over and over on
+/// whichever node answers (`bases` may name one node twice). When a response is lost (the node died mid-way),
+/// it presents the same token again on the other node, as a real client
+/// retries; the grace period exists for exactly that.
+pub async fn refresh_loop(
+    client: ClusterClient,
+    bases: [String; 2],
+    mut token: String,
+    load: Arc<Load>,
+    id: usize,
+) -> String {
+    let mut turn = id;
+    while !load.stop.load(Ordering::Relaxed) {
+        let base = &bases[turn % 2];
+        turn += 1;
+        match client.refresh(base, &token).await {
+            Ok(response) if response.status() == StatusCode::OK => {
+                let body: Value = response.json().await.unwrap();
+                token = body["refresh_token"].as_str().unwrap().to_owned();
+                load.rotations.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE => {}
+            Ok(response) => {
+                let status = response.status();
+                panic!(
+                    "client {id}: refresh answered {status}: {}",
+                    response.text().await.unwrap_or_default()
+                );
+            }
+            // Connection refused or reset: the node is down, or died while
+            // handling this request. Same token, other node.
+            Err(_) => {
+                load.lost_responses.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    token
+}
+
+/// No refresh token was double-issued: each live session (one per client)
+/// has exactly one live token.
+pub async fn assert_one_live_token_per_session(database_url: &str, clients: usize) {
+    let db = idp_store::Db::connect(database_url, &Default::default()).await.unwrap();
+    let live: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT s.id, COUNT(r.id) FROM sessions s LEFT JOIN refresh_tokens r \
+         ON r.session_id = s.id AND r.consumed_at IS NULL AND r.revoked_at IS NULL \
+         WHERE s.revoked_at IS NULL GROUP BY s.id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(live.len(), clients, "one live session per client");
+    assert!(live.iter().all(|(_, n)| *n == 1), "one live refresh token per session: {live:?}");
+    db.close().await;
 }
