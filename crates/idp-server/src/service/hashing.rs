@@ -16,7 +16,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use idp_core::SecretString;
@@ -45,53 +44,126 @@ const IDLE_RELEASE: Duration = Duration::from_secs(2);
 
 /// A fixed set of threads that run hashing jobs.
 struct Workers {
-    jobs: std::sync::mpsc::Sender<Job>,
+    queue: Arc<Queue>,
+}
+
+/// The jobs waiting for a thread. Every idle thread waits on the condition
+/// variable with its own timeout, so each frees its memory on time. (With
+/// one channel receiver behind a mutex, a thread blocked on that mutex
+/// could wait indefinitely, keeping its 19 MiB.)
+#[derive(Default)]
+struct Queue {
+    pending: std::sync::Mutex<Pending>,
+    ready: std::sync::Condvar,
+    /// How many threads hold their working memory right now.
+    holding_memory: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Pending {
+    jobs: std::collections::VecDeque<Job>,
+    closed: bool,
+}
+
+/// What a waiting thread does next.
+enum Next {
+    Run(Job),
+    /// `IDLE_RELEASE` passed without a job.
+    FreeMemory,
+    Stop,
+}
+
+impl Queue {
+    fn push(&self, job: Job) -> Result<(), HashingError> {
+        let gone = || HashingError::Failed("the hashing threads are gone".into());
+        let mut pending = self.pending.lock().map_err(|_| gone())?;
+        if pending.closed {
+            return Err(gone());
+        }
+        pending.jobs.push_back(job);
+        drop(pending);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Waits for a job; with memory held, for at most `IDLE_RELEASE`.
+    fn next(&self, holding_memory: bool) -> Next {
+        let Ok(mut pending) = self.pending.lock() else { return Next::Stop };
+        loop {
+            if let Some(job) = pending.jobs.pop_front() {
+                return Next::Run(job);
+            }
+            if pending.closed {
+                return Next::Stop;
+            }
+            pending = if holding_memory {
+                match self.ready.wait_timeout(pending, IDLE_RELEASE) {
+                    Ok((pending, waited)) if waited.timed_out() && pending.jobs.is_empty() => {
+                        return Next::FreeMemory;
+                    }
+                    Ok((pending, _)) => pending,
+                    Err(_) => return Next::Stop,
+                }
+            } else {
+                match self.ready.wait(pending) {
+                    Ok(pending) => pending,
+                    Err(_) => return Next::Stop,
+                }
+            };
+        }
+    }
+
+    fn close(&self) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.closed = true;
+        }
+        self.ready.notify_all();
+    }
 }
 
 impl Workers {
     fn start(count: usize, hasher: Arc<PasswordHasher>) -> Self {
-        let (jobs, receiver) = std::sync::mpsc::channel::<Job>();
-        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        let queue = Arc::new(Queue::default());
         for n in 0..count {
-            let receiver = receiver.clone();
-            let hasher = hasher.clone();
-            let spawned =
-                std::thread::Builder::new().name(format!("idp-hash-{n}")).spawn(move || {
-                    // Allocated on this thread's first job and reused while
-                    // jobs keep coming; freed after IDLE_RELEASE without one.
-                    let mut memory: Option<HashMemory> = None;
-                    let mut last_job = Instant::now();
-                    loop {
-                        // The lock is held only while taking the next job.
-                        let Ok(receiver) = receiver.lock() else { return };
-                        // Waiting for the lock counts as idle time too.
-                        if last_job.elapsed() >= IDLE_RELEASE {
-                            memory = None;
-                        }
-                        let job = receiver.recv_timeout(IDLE_RELEASE);
-                        drop(receiver);
-                        match job {
-                            // A panicking job must not take the thread with it:
-                            // the pool would shrink by one each time.
-                            Ok(job) => {
-                                let memory = memory.get_or_insert_with(|| hasher.new_memory());
-                                let _ =
-                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                        job(memory)
-                                    }));
-                                last_job = Instant::now();
-                            }
-                            Err(RecvTimeoutError::Timeout) => memory = None,
-                            // Every sender is gone: the pool was dropped.
-                            Err(RecvTimeoutError::Disconnected) => return,
-                        }
-                    }
-                });
+            let (queue, hasher) = (queue.clone(), hasher.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("idp-hash-{n}"))
+                .spawn(move || work(&queue, &hasher));
             if let Err(err) = spawned {
                 tracing::error!(error = %err, "cannot start a hashing thread");
             }
         }
-        Self { jobs }
+        Self { queue }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
+
+/// One hashing thread: its working memory is allocated on its first job,
+/// reused while jobs keep coming, and freed after `IDLE_RELEASE` without one.
+fn work(queue: &Queue, hasher: &PasswordHasher) {
+    let mut memory: Option<HashMemory> = None;
+    loop {
+        match queue.next(memory.is_some()) {
+            Next::Run(job) => {
+                let memory = memory.get_or_insert_with(|| {
+                    queue.holding_memory.fetch_add(1, Ordering::SeqCst);
+                    hasher.new_memory()
+                });
+                // A panicking job must not take the thread with it: the pool
+                // would shrink by one each time.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(memory)));
+            }
+            Next::FreeMemory => {
+                memory = None;
+                queue.holding_memory.fetch_sub(1, Ordering::SeqCst);
+            }
+            Next::Stop => return,
+        }
     }
 }
 
@@ -225,10 +297,7 @@ impl HashingPool {
             let _permit = permit;
             let _ = done.send(span.in_scope(|| work(memory)));
         });
-        self.workers
-            .jobs
-            .send(job)
-            .map_err(|_| HashingError::Failed("the hashing threads are gone".into()))?;
+        self.workers.queue.push(job)?;
         result.await.map_err(|_| HashingError::Failed("a hashing job was dropped".into()))
     }
 }
@@ -265,6 +334,34 @@ mod tests {
         assert!(matches!(err, HashingError::Busy));
         drop(held);
         assert!(pool.hash(SecretString::from("x")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn every_idle_thread_frees_its_memory() {
+        let pool = Arc::new(pool(2, Duration::from_secs(5), 16));
+        let holding = || pool.workers.queue.holding_memory.load(Ordering::SeqCst);
+        // Keep both threads busy at once until each has allocated.
+        for round in 0.. {
+            if holding() == 2 {
+                break;
+            }
+            assert!(round < 200, "both threads should have taken a job by now");
+            let (a, b) = (pool.clone(), pool.clone());
+            let (x, y) =
+                tokio::join!(a.hash(SecretString::from("one")), b.hash(SecretString::from("two")));
+            x.unwrap();
+            y.unwrap();
+        }
+        // Both free their memory once idle, not only the one that happens
+        // to be waiting first.
+        let deadline = Instant::now() + IDLE_RELEASE * 4;
+        while holding() > 0 {
+            assert!(Instant::now() < deadline, "{} thread(s) still hold memory", holding());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // And allocate again when work comes back.
+        pool.hash(SecretString::from("three")).await.unwrap();
+        assert_eq!(holding(), 1);
     }
 
     #[tokio::test(start_paused = true)]
