@@ -70,9 +70,9 @@ pub struct Rotated {
 ///
 /// The usual case — a live token presented once — is checked on a read
 /// connection and written in one round trip, so that no write lock is held
-/// while the checks run. Anything else (a consumed token: reuse or a retry
-/// within the grace period; or a race lost to a concurrent use) is decided
-/// again inside a write transaction.
+/// while the checks run; so is a dead one refused. A consumed token (reuse,
+/// or a retry within the grace period) and a race lost to a concurrent use
+/// are decided again inside a write transaction.
 pub async fn rotate(
     state: &AppState,
     presented: &str,
@@ -86,7 +86,13 @@ pub async fn rotate(
     let Some((token, session)) = refresh_tokens::find_with_session(pool, &hash).await? else {
         return Err(RefreshError::InvalidGrant);
     };
-    if token.consumed_at.is_none() && token.revoked_at.is_none() && token.expires_at > now {
+    let live = token.consumed_at.is_none() && token.revoked_at.is_none() && token.expires_at > now;
+    let replayed = token.consumed_at.is_some() && token.revoked_at.is_none();
+    if !live && !replayed {
+        // Revoked, or expired unused: refused, with nothing to write.
+        return Err(RefreshError::InvalidGrant);
+    }
+    if live {
         let client = resolve_client(pool, &token.client_id, &requester).await?;
         if !session.is_active(now) {
             return Err(RefreshError::InvalidGrant);
