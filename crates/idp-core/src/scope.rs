@@ -13,12 +13,25 @@ pub const ROLES: &str = "roles";
 /// `offline_access`: a refresh token (OIDC Core §11).
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
+/// `idp:admin`: lets a third-party client's token use idp's admin API
+/// (`/admin/*`), within the user's permissions. First-party clients' tokens
+/// need no scope for it.
+pub const IDP_ADMIN: &str = "idp:admin";
+/// `idp:account`: lets a third-party client's token use the user's account
+/// endpoints (`/auth/sessions`, `/auth/password`, …).
+pub const IDP_ACCOUNT: &str = "idp:account";
+
+/// Scopes a third-party client gets only through a consent page that names
+/// them: never by a grant that asks the user nothing (the password grant).
+pub const CONSENTED_ONLY: &[&str] = &[IDP_ADMIN, IDP_ACCOUNT];
+
 /// The scopes a user-facing client gets when it asks for none, and what the
 /// original service's password grant always granted.
 pub const DEFAULT_USER_SCOPES: &[&str] = &[OPENID, PROFILE, EMAIL, ROLES];
 
 /// Every scope with a meaning at this server, advertised in discovery.
-pub const SUPPORTED: &[&str] = &[OPENID, PROFILE, EMAIL, ROLES, OFFLINE_ACCESS];
+pub const SUPPORTED: &[&str] =
+    &[OPENID, PROFILE, EMAIL, ROLES, OFFLINE_ACCESS, IDP_ADMIN, IDP_ACCOUNT];
 
 /// A set of scope tokens, kept in the order first given, without duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 use crate::clock::UnixTime;
 use crate::ids::{BrowserSessionId, ClientId, SessionId, UserId};
+use crate::user::SecurityStamp;
 
 /// Why a session ended; stored, shown to admins, and audited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,12 +52,30 @@ pub struct Session {
     pub revoked_at: Option<UnixTime>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The user's security stamp when the session began.
+    pub user_stamp: SecurityStamp,
 }
 
 impl Session {
+    /// Not ended, and within its absolute lifetime.
     pub fn is_active(&self, now: UnixTime) -> bool {
         self.revoked_at.is_none() && now < self.expires_at
     }
+
+    /// [`Session::is_active`], and its user is still enabled and unchanged
+    /// since it began (the session would have been ended with the change;
+    /// this holds even for one written by a node that missed it).
+    pub fn is_live(&self, now: UnixTime, user: UserStanding) -> bool {
+        self.is_active(now) && !user.disabled && user.stamp == self.user_stamp
+    }
+}
+
+/// What a session's liveness needs to know about its user, read together
+/// with the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserStanding {
+    pub disabled: bool,
+    pub stamp: SecurityStamp,
 }
 
 /// Where a request came from, recorded on sessions and audit events.

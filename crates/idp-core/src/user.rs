@@ -17,6 +17,8 @@ pub struct User {
     pub disabled_at: Option<UnixTime>,
     /// Access tokens issued before this instant are refused.
     pub tokens_valid_after: UnixTime,
+    /// Changes with every change that ends the user's sessions.
+    pub security_stamp: SecurityStamp,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }
@@ -28,6 +30,38 @@ impl User {
 
     pub fn email_verified(&self) -> bool {
         self.email_verified_at.is_some()
+    }
+
+    /// Whether an access token issued at `iat` (JWT seconds) predates the
+    /// user's last password, role or status change. Whole seconds: a token
+    /// issued in the same second as the change passes this check, and is
+    /// refused by its ended session instead (see [`SecurityStamp`]).
+    pub fn issued_before_change(&self, iat: i64) -> bool {
+        iat < self.tokens_valid_after.as_secs()
+    }
+
+    /// Whether something created for this user under `stamp` (a session, a
+    /// browser sign-in, a code) may still be used.
+    pub fn accepts(&self, stamp: SecurityStamp) -> bool {
+        !self.is_disabled() && self.security_stamp == stamp
+    }
+}
+
+/// A user's security stamp: a counter that every password, role or status
+/// change moves on, in the transaction that ends the user's sessions.
+/// Sessions, browser sign-ins and authorization codes record the stamp they
+/// were created under and are void once it has moved — an exact test, where
+/// instants have whole seconds (ASP.NET Identity's "security stamp").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SecurityStamp(i64);
+
+impl SecurityStamp {
+    pub const fn new(value: i64) -> Self {
+        Self(value)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
     }
 }
 

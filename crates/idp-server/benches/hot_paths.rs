@@ -128,15 +128,14 @@ async fn logged_in(state: &AppState) -> String {
     .unwrap();
     let scope = idp_core::scope::Scope::parse("openid profile").unwrap();
     let new = idp_server::service::sessions::NewSession {
-        user_id: user.id,
-        roles: vec!["User".into()],
+        user: &user,
         client: &client,
         scope: &scope,
         auth_time: state.now(),
         browser_session_id: None,
         origin: &origin,
     };
-    let (_, token) = idp_server::service::sessions::start(state, new, &[]).await.unwrap();
+    let (_, token) = idp_server::service::sessions::start(state, new, &[]).await.unwrap().unwrap();
     token.into_string()
 }
 

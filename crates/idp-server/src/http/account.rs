@@ -7,7 +7,7 @@ use idp_core::SecretString;
 use idp_core::ids::SessionId;
 use serde::{Deserialize, Serialize};
 
-use super::auth::CurrentUser;
+use super::auth::AccountUser;
 use super::error::ApiError;
 use super::extract::{Json, Origin, Path};
 use super::views::SessionOut;
@@ -42,12 +42,12 @@ pub struct Detail {
     responses(
         (status = 200, body = Detail),
         (status = 400, description = "The current password is incorrect"),
-        (status = 401), (status = 422),
+        (status = 401), (status = 403, description = "A third-party client's token without idp:account"), (status = 422),
         (status = 429, description = "Locked out after too many wrong passwords")
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
-    current: CurrentUser,
+    AccountUser(current): AccountUser,
     Origin(origin): Origin,
     Json(body): Json<ChangePassword>,
 ) -> Result<Json<Detail>, ApiError> {
@@ -76,10 +76,10 @@ pub async fn change_password(
 
 /// The caller's live sessions (devices), newest first.
 #[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = [SessionOut]), (status = 401)))]
+    responses((status = 200, body = [SessionOut]), (status = 401), (status = 403)))]
 pub async fn list_sessions(
     State(state): State<AppState>,
-    current: CurrentUser,
+    AccountUser(current): AccountUser,
 ) -> Result<Response, ApiError> {
     let sessions = users::sessions_of(&state, current.user.id, true).await?;
     let body: Vec<SessionOut> =
@@ -91,10 +91,10 @@ pub async fn list_sessions(
 
 /// Ends one of the caller's sessions; another user's session id is 404.
 #[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 401), (status = 404)))]
+    params(("id" = String, Path)), responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn end_session(
     State(state): State<AppState>,
-    current: CurrentUser,
+    AccountUser(current): AccountUser,
     Origin(origin): Origin,
     Path(id): Path<SessionId>,
 ) -> Result<StatusCode, ApiError> {

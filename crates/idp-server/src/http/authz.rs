@@ -5,20 +5,23 @@
 //! async fn list_users(Require(admin, ..): Require<UsersRead>, …)
 //! ```
 //!
-//! A guard first requires a valid access token of an enabled user (401
-//! otherwise), then the role or permission (403 otherwise). Permissions are
-//! looked up live, so a change to a role's permissions applies at once;
-//! roles come from the token, which is current because any change to a
-//! user's roles ends their sessions.
+//! A guard first requires a valid access token of an enabled user, meant
+//! for idp (401 otherwise), issued to a first-party client or carrying
+//! `idp:admin` (403 `insufficient_scope` otherwise), then the role or
+//! permission (403 otherwise). Permissions are looked up live, so a change
+//! to a role's permissions applies at once; roles come from the token, which
+//! is current because any change to a user's roles ends their sessions.
 
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use idp_core::scope;
 use idp_store::repo::roles::{self, ADMIN_ROLE};
 
-use super::auth::CurrentUser;
+use super::auth::{require_reach, user_token};
 use super::error::ApiError;
+use crate::service::bearer::{Audience, UserToken};
 use crate::state::AppState;
 
 /// What a route requires.
@@ -31,13 +34,14 @@ pub trait Requirement: Send + Sync + 'static {
 
 /// The guard: holds the authenticated user once the requirement is met.
 #[derive(Debug)]
-pub struct Require<R: Requirement>(pub CurrentUser, pub PhantomData<R>);
+pub struct Require<R: Requirement>(pub UserToken, pub PhantomData<R>);
 
 impl<R: Requirement> FromRequestParts<AppState> for Require<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let current = CurrentUser::from_request_parts(parts, state).await?;
+        let current = user_token(parts, state, Audience::Idp).await?;
+        require_reach(&current, scope::IDP_ADMIN)?;
         let token_roles = current.access.claims.roles.clone().unwrap_or_default();
         let allowed = if let Some(role) = R::ROLE {
             token_roles.iter().any(|r| r.eq_ignore_ascii_case(role))

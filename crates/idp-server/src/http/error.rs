@@ -59,6 +59,9 @@ pub enum ApiError {
     Unauthorized(BearerError),
     #[error("{0}")]
     Forbidden(Cow<'static, str>),
+    /// A valid token without the scope a resource needs (RFC 6750 §3.1).
+    #[error("{detail}")]
+    InsufficientScope { scope: &'static str, detail: Cow<'static, str> },
     #[error("{0}")]
     NotFound(Cow<'static, str>),
     #[error("method not allowed")]
@@ -110,7 +113,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -129,6 +132,7 @@ impl ApiError {
             | Self::NotFound(d)
             | Self::Conflict(d)
             | Self::UnsupportedMediaType(d)
+            | Self::InsufficientScope { detail: d, .. }
             | Self::TooManyRequests { detail: d, .. }
             | Self::Unavailable { detail: d, .. } => d.clone(),
             Self::Validation(errors) => match errors.as_slice() {
@@ -183,6 +187,12 @@ impl IntoResponse for ApiError {
                     }
                 };
                 headers.push((header::WWW_AUTHENTICATE, challenge));
+            }
+            Self::InsufficientScope { scope, .. } => {
+                let challenge = format!(r#"Bearer error="insufficient_scope", scope="{scope}""#);
+                if let Ok(challenge) = HeaderValue::from_str(&challenge) {
+                    headers.push((header::WWW_AUTHENTICATE, challenge));
+                }
             }
             Self::TooManyRequests { retry_after_secs, .. }
             | Self::Unavailable { retry_after_secs, .. } => {

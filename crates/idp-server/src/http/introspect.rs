@@ -169,7 +169,7 @@ async fn access(
 }
 
 async fn refresh(state: &AppState, token: &str) -> Result<Option<Introspection>, OAuthError> {
-    let Some((record, session)) =
+    let Some((record, session, user)) =
         refresh_tokens::find_with_session(state.db.pool(), &SecretHash::of(token)).await?
     else {
         return Ok(None);
@@ -178,7 +178,7 @@ async fn refresh(state: &AppState, token: &str) -> Result<Option<Introspection>,
     let live = record.consumed_at.is_none()
         && record.revoked_at.is_none()
         && record.expires_at > now
-        && session.is_active(now);
+        && session.is_live(now, user);
     if !live {
         return Ok(Some(Introspection::default()));
     }

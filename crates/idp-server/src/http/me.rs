@@ -1,32 +1,50 @@
 //! `/auth/me` and `/auth/userinfo`: who the bearer of a token is.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use idp_core::scope;
 use idp_store::repo::{roles, users};
 use serde::Serialize;
 
-use super::auth::CurrentUser;
+use super::auth::{CurrentUser, UserInfoUser};
 use super::error::ApiError;
 use super::extract::Json;
 use crate::state::AppState;
-use axum::extract::State;
 
 /// The authenticated user, as the original service's `/auth/me` returned it,
-/// plus permissions.
+/// plus permissions. A third-party client's token without `idp:account`
+/// sees only what its scopes allow, as at userinfo: `profile` → username and
+/// name, `email` → email and email_verified, `roles` → roles; never
+/// permissions or created_at.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     #[schema(value_type = String, format = Uuid)]
     pub id: String,
-    pub username: String,
-    pub email: String,
-    pub name: Option<String>,
-    pub email_verified: bool,
-    pub roles: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub email: Option<String>,
+    /// Present (possibly null) wherever `username` is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub roles: Option<Vec<String>>,
     /// Every permission the user's roles grant (`Admin` grants all).
-    pub permissions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub permissions: Option<Vec<String>>,
     /// RFC 3339.
-    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub created_at: Option<String>,
 }
 
 /// The current user, with roles and permissions.
@@ -35,21 +53,30 @@ pub struct Me {
     path = "/auth/me",
     tag = "auth",
     security(("bearer" = [])),
-    responses((status = 200, body = Me), (status = 401, description = "Missing or invalid access token"))
+    responses((status = 200, body = Me), (status = 401, description = "Missing or invalid access token, or one not meant for idp"))
 )]
-pub async fn me(State(state): State<AppState>, current: CurrentUser) -> Result<Json<Me>, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    CurrentUser(current): CurrentUser,
+) -> Result<Json<Me>, ApiError> {
+    let full = current.reaches(scope::IDP_ACCOUNT);
+    let granted = current.scope();
+    let shows = |s: &str| full || granted.contains(s);
     let user = current.user;
     let user_roles = users::roles_of(state.db.pool(), user.id).await?;
-    let permissions = roles::permissions_of(state.db.pool(), user.id, &user_roles).await?;
+    let permissions = match full {
+        true => Some(roles::permissions_of(state.db.pool(), user.id, &user_roles).await?),
+        false => None,
+    };
     Ok(Json(Me {
         id: user.id.to_string(),
-        username: user.username,
-        email: user.email,
-        name: user.name,
-        email_verified: user.email_verified_at.is_some(),
-        roles: user_roles,
+        username: shows(scope::PROFILE).then(|| user.username.clone()),
+        email: shows(scope::EMAIL).then(|| user.email.clone()),
+        name: shows(scope::PROFILE).then(|| user.name.clone()),
+        email_verified: shows(scope::EMAIL).then_some(user.email_verified_at.is_some()),
+        roles: shows(scope::ROLES).then_some(user_roles),
         permissions,
-        created_at: user.created_at.to_rfc3339(),
+        created_at: full.then(|| user.created_at.to_rfc3339()),
     }))
 }
 
@@ -83,19 +110,13 @@ pub struct UserInfo {
         (status = 403, description = "The token lacks the openid scope")
     )
 )]
-pub async fn userinfo(current: CurrentUser) -> Response {
-    let granted = scope::Scope::parse(&current.access.claims.scope).unwrap_or_default();
+pub async fn userinfo(UserInfoUser(current): UserInfoUser) -> Result<Response, ApiError> {
+    let granted = current.scope();
     if !granted.contains(scope::OPENID) {
-        let mut response = super::error::problem_response(
-            StatusCode::FORBIDDEN,
-            "The access token was not issued with the openid scope.".into(),
-            Vec::new(),
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(r#"Bearer error="insufficient_scope", scope="openid""#),
-        );
-        return response;
+        return Err(ApiError::InsufficientScope {
+            scope: scope::OPENID,
+            detail: "The access token was not issued with the openid scope.".into(),
+        });
     }
     let user = current.user;
     let profile = granted.contains(scope::PROFILE);
@@ -113,5 +134,5 @@ pub async fn userinfo(current: CurrentUser) -> Response {
     };
     let mut response = Json(info).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Ok(response)
 }

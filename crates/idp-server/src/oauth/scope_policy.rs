@@ -31,6 +31,22 @@ pub fn requested(
     }
 }
 
+/// For a grant that shows the user no consent page (the password grant):
+/// refuses the scopes a third-party client gets only through one that names
+/// them (`idp:admin`, `idp:account`).
+pub fn without_consent(scope: &Scope, client: &Client) -> Result<(), OAuthError> {
+    if client.first_party {
+        return Ok(());
+    }
+    match scope.iter().find(|s| idp_core::scope::CONSENTED_ONLY.contains(s)) {
+        None => Ok(()),
+        Some(s) => Err(OAuthError::invalid_scope(format!(
+            "{s} is granted to this client only through the authorization code flow, \
+             on a consent page that names it."
+        ))),
+    }
+}
+
 /// Parses an optional `scope` parameter.
 pub fn parse(raw: Option<&str>) -> Result<Option<Scope>, OAuthError> {
     raw.map(|raw| Scope::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string())))

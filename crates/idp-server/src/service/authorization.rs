@@ -50,6 +50,7 @@ pub async fn issue_code(
         expires_at: now + CODE_LIFETIME,
         consumed_at: None,
         issued_session_id: None,
+        user_stamp: browser.user_stamp,
     };
     authorization_codes::insert(state.db.pool(), &record, &code.hash()).await?;
     Ok(code)
@@ -121,9 +122,15 @@ pub async fn redeem(
         tx.commit().await?;
         return Err(ExchangeError::InvalidGrant(reason));
     }
-    let user = users::find_by_id(&mut *tx, code.user_id).await?;
-    let Some(user) = user.filter(|u| !u.is_disabled() && u.tokens_valid_after <= code.auth_time)
-    else {
+    // The user's row is locked from here on, so a password, role or status
+    // change either came first (and voids the code) or ends the session
+    // written here (see `sessions::start`).
+    let unchanged = users::lock_unchanged(&mut *tx, code.user_id, code.user_stamp).await?;
+    let user = match unchanged {
+        true => users::find_by_id(&mut *tx, code.user_id).await?,
+        false => None,
+    };
+    let Some(user) = user.filter(|u| !u.issued_before_change(code.auth_time.as_secs())) else {
         tx.commit().await?;
         return Err(ExchangeError::InvalidGrant("The user's login is no longer valid"));
     };
@@ -143,6 +150,7 @@ pub async fn redeem(
         revoked_at: None,
         ip: origin.ip.clone(),
         user_agent: origin.user_agent.clone(),
+        user_stamp: code.user_stamp,
     };
     sessions::insert(&mut *tx, &session).await?;
     // A refresh token for clients allowed the grant; third-party clients

@@ -1,5 +1,5 @@
 //! Checking the access tokens presented to this server's own endpoints
-//! (`/auth/me`, `/auth/userinfo`, `/admin/*`).
+//! (`/auth/me`, `/auth/userinfo`, `/admin/*`, the account endpoints).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use idp_core::clock::UnixTime;
 use idp_core::ids::{SessionId, UserId};
 use idp_core::jose::{self, Expectations, VerifyError};
+use idp_core::scope::Scope;
 use idp_core::token::{ACCESS_TOKEN_TYP, AccessClaims};
 use idp_core::user::User;
 use idp_store::repo::sessions::AccessStatus;
@@ -27,6 +28,8 @@ pub enum BearerError {
     Revoked,
     #[error("the token's subject is not a user")]
     NotAUser,
+    #[error("the token predates its user's last password, role or status change")]
+    UserChanged,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -45,12 +48,47 @@ impl VerifiedAccess {
     }
 }
 
+/// Which audiences a token must name to be accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// idp's own APIs (`/auth/me`, the account endpoints, `/admin/*`):
+    /// only tokens for the issuer itself (SPEC §2 "Access to idp's own APIs").
+    Idp,
+    /// OIDC userinfo, the resource every user's access token may call: the
+    /// issuer or `DEFAULT_AUDIENCE`.
+    UserInfo,
+}
+
+/// A user's access token that passed every check, with its user.
+#[derive(Debug, Clone)]
+pub struct UserToken {
+    pub access: VerifiedAccess,
+    pub user: User,
+    /// Whether the client the token was issued to is first-party.
+    pub first_party: bool,
+}
+
+impl UserToken {
+    /// The token's granted scopes.
+    pub fn scope(&self) -> Scope {
+        Scope::parse(&self.access.claims.scope).unwrap_or_default()
+    }
+
+    /// Whether the token may use the part of idp's API that `scope` guards
+    /// (`idp:admin`, `idp:account`): a first-party client's token may, a
+    /// third-party client's only with the scope, which it gets only through
+    /// a consent page that names it.
+    pub fn reaches(&self, scope: &str) -> bool {
+        self.first_party || self.scope().contains(scope)
+    }
+}
+
 #[derive(Debug)]
 pub struct BearerVerifier {
     keys: Arc<KeyRing>,
     db: Db,
     issuer: String,
-    audiences: Vec<String>,
+    userinfo_audiences: Vec<String>,
     leeway: Duration,
 }
 
@@ -62,37 +100,52 @@ impl BearerVerifier {
         default_audience: String,
         leeway: Duration,
     ) -> Self {
-        let mut audiences = vec![default_audience];
-        if !audiences.contains(&issuer) {
-            audiences.push(issuer.clone());
+        let mut userinfo_audiences = vec![default_audience];
+        if !userinfo_audiences.contains(&issuer) {
+            userinfo_audiences.push(issuer.clone());
         }
-        Self { keys, db, issuer, audiences, leeway }
+        Self { keys, db, issuer, userinfo_audiences, leeway }
     }
 
     /// A user's token for this server's own endpoints: signature,
     /// `kid`/`alg`, `typ`, `iss`, `aud` and times, then — in one query with
-    /// loading the user — that the session is live and the `jti` not revoked.
+    /// loading the user — that the session is live (its user enabled and
+    /// unchanged since it began), the `jti` not revoked, and whether the
+    /// client is first-party.
     pub async fn verify_user(
         &self,
         token: &str,
         now: UnixTime,
-    ) -> Result<(VerifiedAccess, User), BearerError> {
-        let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
-        let access = self.check_signed(token, now, &audiences).await?;
+        audience: Audience,
+    ) -> Result<UserToken, BearerError> {
+        let access = match audience {
+            Audience::Idp => self.check_signed(token, now, &[&self.issuer]).await?,
+            Audience::UserInfo => {
+                let audiences: Vec<&str> =
+                    self.userinfo_audiences.iter().map(String::as_str).collect();
+                self.check_signed(token, now, &audiences).await?
+            }
+        };
         let (Some(user_id), Some(session_id)) = (access.user_id, access.session_id) else {
             return Err(BearerError::NotAUser);
         };
-        let (user, status) = users::find_with_access_status(
+        let found = users::find_with_access_status(
             self.db.pool(),
             user_id,
             session_id,
             &access.claims.jti,
+            &access.claims.client_id,
             now,
         )
         .await?
         .ok_or(BearerError::SessionEnded)?;
-        usable(status)?;
-        Ok((access, user))
+        usable(found.status)?;
+        // Belt and braces next to the session's: a token older than the
+        // user's last change is done.
+        if found.user.issued_before_change(access.claims.iat) {
+            return Err(BearerError::UserChanged);
+        }
+        Ok(UserToken { access, user: found.user, first_party: found.client_first_party })
     }
 
     /// The checks that need no database, for whatever audience the token

@@ -33,12 +33,13 @@ pub fn id_of(cookie: &str) -> BrowserSessionId {
     BrowserSessionId::from_uuid(uuid::Uuid::new_v8(bytes))
 }
 
-/// A fresh login: the row, and the cookie value to set.
+/// A fresh login: the row, and the cookie value to set. `None` when the
+/// user changed since `user` was read (see `sessions::start`).
 pub async fn start(
     state: &AppState,
     user: &User,
     origin: &RequestOrigin,
-) -> Result<(BrowserSession, PlainToken), StoreError> {
+) -> Result<Option<(BrowserSession, PlainToken)>, StoreError> {
     let now = state.now();
     let cookie = PlainToken::generate(TokenKind::BrowserSession);
     let session = BrowserSession {
@@ -49,6 +50,7 @@ pub async fn start(
         last_seen_at: now,
         expires_at: now + state.settings.session_max_lifetime,
         ended_at: None,
+        user_stamp: user.security_stamp,
     };
     let events = [AuditEvent::new(EventKind::LoginSucceeded, Outcome::Success, now)
         .actor(user.id)
@@ -56,6 +58,10 @@ pub async fn start(
         .origin(origin)
         .detail("method", "login_form")];
     let mut tx = state.db.begin_write().await?;
+    if !users::lock_unchanged(&mut *tx, user.id, user.security_stamp).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
     browser_sessions::insert(
         &mut *tx,
         &session,
@@ -66,12 +72,14 @@ pub async fn start(
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);
-    Ok((session, cookie))
+    Ok(Some((session, cookie)))
 }
 
 /// The live session a cookie names, with its user — `None` when the cookie
 /// is unknown or ended, the user is gone or disabled, or the user's
-/// password or roles changed since the login.
+/// password or roles changed since the login (the change ends the browser
+/// session too; the stamp and `tokens_valid_after` also catch sign-ins
+/// older than that rule).
 pub async fn current(
     state: &AppState,
     cookie: Option<&str>,
@@ -85,7 +93,7 @@ pub async fn current(
     let Some(user) = users::find_by_id(state.db.pool(), session.user_id).await? else {
         return Ok(None);
     };
-    if user.is_disabled() || user.tokens_valid_after > session.auth_time {
+    if !user.accepts(session.user_stamp) || user.issued_before_change(session.auth_time.as_secs()) {
         return Ok(None);
     }
     Ok(Some((session, user)))

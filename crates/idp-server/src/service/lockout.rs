@@ -1,10 +1,12 @@
-//! Brute-force protection: a failure counter per submitted username — whether
-//! or not such a user exists, so a lockout reveals nothing — with a lockout
-//! that doubles each time, stored in the database so every node sees it.
+//! Brute-force protection: a failure counter per user — whichever of its
+//! names (username, email) is typed — and per submitted name that no user
+//! has, so that a lockout reveals nothing; with a lockout that doubles each
+//! time, stored in the database so every node sees it.
 
 use std::time::Duration;
 
 use idp_core::clock::UnixTime;
+use idp_core::ids::UserId;
 use idp_store::StoreError;
 use idp_store::repo::login_failures;
 
@@ -19,15 +21,31 @@ pub struct Locked {
     pub retry_after_secs: u64,
 }
 
-/// The key a submitted login name is counted under.
-pub fn key(login: &str) -> String {
-    login.trim().chars().take(254).collect::<String>().to_lowercase()
+/// What failures are counted under. The two kinds have distinct prefixes,
+/// so that no typed name can share a user's counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Key(String);
+
+impl Key {
+    /// The counter of an existing user.
+    pub fn user(id: UserId) -> Self {
+        Self(format!("user:{id}"))
+    }
+
+    /// The counter of a submitted name that no user has (case-insensitive).
+    pub fn name(login: &str) -> Self {
+        Self(format!("name:{}", login.trim().chars().take(254).collect::<String>().to_lowercase()))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// `Some` while `key` is locked out.
-pub async fn locked(state: &AppState, key: &str) -> Result<Option<Locked>, StoreError> {
+pub async fn locked(state: &AppState, key: &Key) -> Result<Option<Locked>, StoreError> {
     let now = state.now();
-    let until = login_failures::locked_until(state.db.pool(), key).await?;
+    let until = login_failures::locked_until(state.db.pool(), key.as_str()).await?;
     Ok(until
         .filter(|until| *until > now)
         .map(|until| Locked { retry_after_secs: now.secs_until(until) }))
@@ -35,15 +53,16 @@ pub async fn locked(state: &AppState, key: &str) -> Result<Option<Locked>, Store
 
 /// Counts a failure; returns the lockout it started, if this failure
 /// reached `LOGIN_MAX_FAILURES`.
-pub async fn record_failure(state: &AppState, key: &str) -> Result<Option<Locked>, StoreError> {
+pub async fn record_failure(state: &AppState, key: &Key) -> Result<Option<Locked>, StoreError> {
     let settings = &state.settings;
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
-    let counted = login_failures::record_failure(&mut *tx, key, now, now - FORGET_AFTER).await?;
+    let counted =
+        login_failures::record_failure(&mut *tx, key.as_str(), now, now - FORGET_AFTER).await?;
     let locked = if counted.failures >= i64::from(settings.login_max_failures) {
         let duration = lockout_duration(settings.lockout, settings.lockout_max, counted.lockouts);
         let until: UnixTime = now + duration;
-        login_failures::lock(&mut *tx, key, until).await?;
+        login_failures::lock(&mut *tx, key.as_str(), until).await?;
         Some(Locked { retry_after_secs: duration.as_secs() })
     } else {
         None
@@ -56,8 +75,8 @@ pub async fn record_failure(state: &AppState, key: &str) -> Result<Option<Locked
 }
 
 /// A successful login resets the counter.
-pub async fn clear(state: &AppState, key: &str) -> Result<(), StoreError> {
-    login_failures::clear(state.db.pool(), key).await
+pub async fn clear(state: &AppState, key: &Key) -> Result<(), StoreError> {
+    login_failures::clear(state.db.pool(), key.as_str()).await
 }
 
 /// `base`, doubled for each earlier lockout, capped at `max`.
@@ -80,8 +99,14 @@ mod tests {
     }
 
     #[test]
-    fn keys_ignore_case_and_surrounding_space() {
-        assert_eq!(key("  Alice "), "alice");
-        assert_eq!(key("ALICE@Example.com"), "alice@example.com");
+    fn name_keys_ignore_case_and_surrounding_space() {
+        assert_eq!(Key::name("  Alice "), Key::name("alice"));
+        assert_eq!(Key::name("ALICE@Example.com").as_str(), "name:alice@example.com");
+    }
+
+    #[test]
+    fn no_typed_name_shares_a_users_counter() {
+        let id = UserId::new();
+        assert_ne!(Key::name(&format!("user:{id}")), Key::user(id));
     }
 }

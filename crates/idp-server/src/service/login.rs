@@ -24,6 +24,10 @@ pub enum LoginError {
     /// Too many failures for this login name; no password is checked.
     #[error("Too many failed login attempts; try again in {retry_after_secs} seconds")]
     Locked { retry_after_secs: u64 },
+    /// The user changed (password, roles, disabled) while signing in, and
+    /// again on the second try.
+    #[error("The account changed while signing in; try again")]
+    Changed,
     #[error("password hashing is at capacity")]
     Busy,
     #[error(transparent)]
@@ -44,9 +48,43 @@ impl From<HashingError> for LoginError {
 /// Longest login name worth looking up (an email address is at most 254).
 const MAX_LOGIN_LEN: usize = 254;
 
-/// Verifies the credentials and returns the user. Failed attempts are
-/// audited here; the caller audits the success together with the session it
-/// starts.
+/// How often a sign-in checks the password: once, and once more if the
+/// user changed between the check and the session it starts.
+const ATTEMPTS: usize = 2;
+
+/// Checks the credentials, then runs `start`, which writes the session (or
+/// the browser sign-in) for the user it is given and returns `None` when the
+/// user changed since that user was read: password, roles, disabled. Then
+/// the credentials are checked again against what is current: an old
+/// password fails, a disabled user is refused, and new roles go into the
+/// session.
+pub async fn sign_in<T, F, Fut>(
+    state: &AppState,
+    login: &str,
+    password: SecretString,
+    client_id: &str,
+    origin: &RequestOrigin,
+    mut start: F,
+) -> Result<T, LoginError>
+where
+    F: FnMut(User) -> Fut,
+    Fut: Future<Output = Result<Option<T>, StoreError>>,
+{
+    for _ in 0..ATTEMPTS {
+        let user = authenticate(state, login, password.clone(), client_id, origin).await?;
+        let id = user.id;
+        if let Some(started) = start(user).await? {
+            return Ok(started);
+        }
+        tracing::info!(user = %id, "the user changed during sign-in; checking again");
+    }
+    Err(LoginError::Changed)
+}
+
+/// Verifies the credentials and returns the user, as read before the check
+/// (its security stamp is what the session must be written under). Failed
+/// attempts are audited here; the caller audits the success together with
+/// the session it starts.
 pub async fn authenticate(
     state: &AppState,
     login: &str,
@@ -55,22 +93,31 @@ pub async fn authenticate(
     origin: &RequestOrigin,
 ) -> Result<User, LoginError> {
     let login = login.trim();
-    let key = lockout::key(login);
-    let now = state.now();
-    if let Some(locked) = lockout::locked(state, &key).await? {
-        let event = AuditEvent::new(EventKind::LoginLocked, Outcome::Failure, now)
-            .client(client_id)
-            .origin(origin)
-            .detail("login", key.chars().take(64).collect::<String>());
-        audit::record(&state.db, &[event]).await?;
-        state.metrics.login_failed();
-        return Err(LoginError::Locked { retry_after_secs: locked.retry_after_secs });
-    }
     let user = if login.is_empty() || login.len() > MAX_LOGIN_LEN || login.contains('\0') {
         None
     } else {
         users::find_by_login(state.db.pool(), login).await?
     };
+    // One counter per user, whichever of its names is typed; one per name
+    // for names nobody has, so that a lockout reveals nothing.
+    let key = match &user {
+        Some(user) => lockout::Key::user(user.id),
+        None => lockout::Key::name(login),
+    };
+    let logged_login: String = login.chars().take(64).collect();
+    let now = state.now();
+    if let Some(locked) = lockout::locked(state, &key).await? {
+        let mut event = AuditEvent::new(EventKind::LoginLocked, Outcome::Failure, now)
+            .client(client_id)
+            .origin(origin)
+            .detail("login", logged_login.clone());
+        if let Some(user) = &user {
+            event = event.subject(user.id);
+        }
+        audit::record(&state.db, &[event]).await?;
+        state.metrics.login_failed();
+        return Err(LoginError::Locked { retry_after_secs: locked.retry_after_secs });
+    }
     // Unknown users are checked against a dummy hash: same time, same answer.
     let checked =
         state.hashing.check(user.as_ref().map(|u| u.password_hash.clone()), password).await?;
@@ -81,7 +128,7 @@ pub async fn authenticate(
             .client(client_id)
             .origin(origin)
             .detail("reason", reason)
-            .detail("login", login.chars().take(64).collect::<String>());
+            .detail("login", logged_login.clone());
         if let Some(id) = user_id {
             event = event.subject(id);
         }
@@ -92,13 +139,15 @@ pub async fn authenticate(
         let started = lockout::record_failure(state, &key).await?;
         let mut events = vec![failure("invalid_credentials")];
         if let Some(locked) = started {
-            events.push(
-                AuditEvent::new(EventKind::LoginLocked, Outcome::Failure, now)
-                    .client(client_id)
-                    .origin(origin)
-                    .detail("login", key.chars().take(64).collect::<String>())
-                    .detail("lockout_secs", locked.retry_after_secs),
-            );
+            let mut event = AuditEvent::new(EventKind::LoginLocked, Outcome::Failure, now)
+                .client(client_id)
+                .origin(origin)
+                .detail("login", logged_login.clone())
+                .detail("lockout_secs", locked.retry_after_secs);
+            if let Some(id) = user_id {
+                event = event.subject(id);
+            }
+            events.push(event);
         }
         audit::record(&state.db, &events).await?;
         return Err(LoginError::InvalidCredentials);
@@ -109,9 +158,19 @@ pub async fn authenticate(
         return Err(LoginError::Disabled);
     }
     if let Some(rehashed) = checked.rehashed {
-        // bcrypt from the original service, or older Argon2 parameters.
-        users::update_password_hash(state.db.pool(), user.id, &rehashed, now).await?;
-        tracing::info!(user = %user.id, "password hash upgraded");
+        // bcrypt from the original service, or older Argon2 parameters;
+        // skipped if the password changed meanwhile.
+        if users::update_password_hash(
+            state.db.pool(),
+            user.id,
+            &user.password_hash,
+            &rehashed,
+            now,
+        )
+        .await?
+        {
+            tracing::info!(user = %user.id, "password hash upgraded");
+        }
     }
     Ok(user)
 }

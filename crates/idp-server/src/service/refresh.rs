@@ -11,14 +11,14 @@ use std::time::Duration;
 use idp_core::audit::{AuditEvent, EventKind, Outcome};
 use idp_core::client::{Client, GrantType};
 use idp_core::clock::UnixTime;
-use idp_core::ids::ClientId;
+use idp_core::ids::{ClientId, SessionId};
 use idp_core::opaque::PlainToken;
 use idp_core::scope::Scope;
 use idp_core::secret_hash::SecretHash;
 use idp_core::session::{EndReason, RequestOrigin, Session};
 use idp_store::repo::clients;
 use idp_store::repo::refresh_tokens::{self, RefreshToken, Rotation};
-use idp_store::repo::sessions;
+use idp_store::repo::{sessions, users};
 use idp_store::{AnyExecutor, StoreError, Transaction};
 
 use super::audit;
@@ -83,7 +83,7 @@ pub async fn rotate(
     let hash = SecretHash::of(presented);
     let now = state.now();
     let pool = state.db.pool();
-    let Some((token, session)) = refresh_tokens::find_with_session(pool, &hash).await? else {
+    let Some((token, session, user)) = refresh_tokens::find_with_session(pool, &hash).await? else {
         return Err(RefreshError::InvalidGrant);
     };
     let live = token.consumed_at.is_none() && token.revoked_at.is_none() && token.expires_at > now;
@@ -94,7 +94,7 @@ pub async fn rotate(
     }
     if live {
         let client = resolve_client(pool, &token.client_id, &requester).await?;
-        if !session.is_active(now) {
+        if !session.is_live(now, user) {
             return Err(RefreshError::InvalidGrant);
         }
         let scope = scope_for(&session, narrow_to)?;
@@ -138,7 +138,7 @@ async fn rotate_locked(
             return Err(err);
         }
     };
-    let Some(session) = sessions::touch_active(&mut *tx, token.session_id, now).await? else {
+    let Some(session) = live_session(&mut tx, token.session_id, now).await? else {
         tx.rollback().await?;
         return Err(RefreshError::InvalidGrant);
     };
@@ -279,10 +279,21 @@ async fn grace_retry(
         // The successor was already used (or revoked): this is reuse.
         return Ok(None);
     }
-    match sessions::touch_active(&mut **tx, token.session_id, now).await? {
-        Some(session) => Ok(Some((session, client))),
-        None => Ok(None),
-    }
+    Ok(live_session(tx, token.session_id, now).await?.map(|session| (session, client)))
+}
+
+/// The session, marked used, if it is still live: not ended, not expired,
+/// and its user enabled and unchanged since it began.
+async fn live_session(
+    tx: &mut Transaction,
+    id: SessionId,
+    now: UnixTime,
+) -> Result<Option<Session>, StoreError> {
+    let Some(session) = sessions::touch_active(&mut **tx, id, now).await? else {
+        return Ok(None);
+    };
+    let user = users::find_by_id(&mut **tx, session.user_id).await?;
+    Ok(user.filter(|u| u.accepts(session.user_stamp)).map(|_| session))
 }
 
 /// The client the token belongs to, checked against who is asking.

@@ -5,7 +5,7 @@ use idp_core::audit::{AuditEvent, EventKind, Outcome};
 use idp_core::clock::UnixTime;
 use idp_core::ids::UserId;
 use idp_core::session::RequestOrigin;
-use idp_core::user::User;
+use idp_core::user::{SecurityStamp, User};
 use idp_core::validation::{self, FieldViolation};
 use idp_store::StoreError;
 use idp_store::repo::{roles, users};
@@ -98,6 +98,7 @@ pub fn new_user(
         email_verified_at: None,
         disabled_at: None,
         tokens_valid_after: UnixTime::EPOCH,
+        security_stamp: SecurityStamp::default(),
         created_at: now,
         updated_at: now,
     }

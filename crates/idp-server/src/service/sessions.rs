@@ -4,13 +4,14 @@
 use idp_core::audit::AuditEvent;
 use idp_core::client::Client;
 use idp_core::clock::UnixTime;
-use idp_core::ids::{BrowserSessionId, RefreshTokenId, SessionId, UserId};
+use idp_core::ids::{BrowserSessionId, RefreshTokenId, SessionId};
 use idp_core::opaque::{PlainToken, TokenKind};
 use idp_core::scope::Scope;
 use idp_core::session::{RequestOrigin, Session};
+use idp_core::user::User;
 use idp_store::StoreError;
 use idp_store::repo::refresh_tokens::{self, RefreshToken};
-use idp_store::repo::sessions;
+use idp_store::repo::{sessions, users};
 
 use super::audit;
 use crate::state::AppState;
@@ -18,8 +19,8 @@ use crate::state::AppState;
 /// What a new session is for.
 #[derive(Debug)]
 pub struct NewSession<'a> {
-    pub user_id: UserId,
-    pub roles: Vec<String>,
+    /// The user as read before the password was checked.
+    pub user: &'a User,
     pub client: &'a Client,
     pub scope: &'a Scope,
     pub auth_time: UnixTime,
@@ -28,20 +29,34 @@ pub struct NewSession<'a> {
 }
 
 /// Creates the session and its first refresh token; writes `events` (plus
-/// nothing else) in the same transaction.
+/// nothing else) in the same transaction. The session carries the roles the
+/// user holds as it is written.
+///
+/// `None` when the user changed since `new.user` was read (password, roles,
+/// disabled, deleted): nothing is written, and the caller checks the
+/// credentials again against what is current.
 pub async fn start(
     state: &AppState,
     new: NewSession<'_>,
     events: &[AuditEvent],
-) -> Result<(Session, PlainToken), StoreError> {
+) -> Result<Option<(Session, PlainToken)>, StoreError> {
     let now = state.now();
+    let mut tx = state.db.begin_write().await?;
+    if !users::lock_unchanged(&mut *tx, new.user.id, new.user.security_stamp).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    // Read under the user's lock: a role change either committed before it
+    // (these are the new roles) or waits for this transaction and then ends
+    // the session written here.
+    let roles = users::roles_of(&mut *tx, new.user.id).await?;
     let session = Session {
         id: SessionId::new(),
-        user_id: new.user_id,
+        user_id: new.user.id,
         client_id: new.client.id.clone(),
         browser_session_id: new.browser_session_id,
         scope: new.scope.to_string(),
-        roles: new.roles,
+        roles,
         auth_time: new.auth_time,
         created_at: now,
         last_used_at: now,
@@ -49,9 +64,9 @@ pub async fn start(
         revoked_at: None,
         ip: new.origin.ip.clone(),
         user_agent: new.origin.user_agent.clone(),
+        user_stamp: new.user.security_stamp,
     };
     let (record, token) = refresh_token_for(state, &session, new.client, None, now);
-    let mut tx = state.db.begin_write().await?;
     sessions::insert(&mut *tx, &session).await?;
     refresh_tokens::insert(&mut *tx, &record, &token.hash()).await?;
     let events: Vec<AuditEvent> =
@@ -59,7 +74,7 @@ pub async fn start(
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);
-    Ok((session, token))
+    Ok(Some((session, token)))
 }
 
 /// The refresh token that goes with a new session, or with a rotation.

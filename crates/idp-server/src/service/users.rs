@@ -11,7 +11,7 @@ use idp_core::session::{EndReason, Session};
 use idp_core::user::User;
 use idp_core::validation::{self, FieldViolation};
 use idp_store::repo::roles::Role;
-use idp_store::repo::{refresh_tokens, roles, sessions, users};
+use idp_store::repo::{browser_sessions, refresh_tokens, roles, sessions, users};
 use idp_store::{StoreError, Transaction};
 
 use super::admin::{Actor, ManageError};
@@ -54,7 +54,13 @@ pub async fn find_by_login(state: &AppState, login: &str) -> Result<UserWithRole
     with_roles(state, user).await
 }
 
-/// Ends every session of the user and refuses their older access tokens.
+/// Ends every session and browser sign-in of the user and refuses their
+/// older access tokens; returns how many sessions were live.
+///
+/// The stamp moves first: that write takes the user's row lock, which a
+/// sign-in holds while it writes its session (`users::lock_unchanged`). So
+/// the sessions ended below include every one written before the change, and
+/// none can be written after it under the old stamp.
 async fn end_sessions(
     tx: &mut Transaction,
     id: UserId,
@@ -62,7 +68,9 @@ async fn end_sessions(
     reason: EndReason,
 ) -> Result<u64, StoreError> {
     users::invalidate_tokens(&mut **tx, id, now).await?;
-    sessions::revoke_all_for_user(&mut **tx, id, now, reason).await
+    let ended = sessions::revoke_all_for_user(&mut **tx, id, now, reason).await?;
+    browser_sessions::end_all_for_user(&mut **tx, id, now).await?;
+    Ok(ended)
 }
 
 /// A new user (admin API, `idp user create`, `idp seed`).
@@ -250,8 +258,7 @@ async fn store_password(
     if !users::set_password(&mut *tx, id, hash, now).await? {
         return Err(ManageError::NotFound("user"));
     }
-    let ended =
-        sessions::revoke_all_for_user(&mut *tx, id, now, EndReason::PasswordChanged).await?;
+    let ended = end_sessions(&mut tx, id, now, EndReason::PasswordChanged).await?;
     let events =
         [actor.event(EventKind::PasswordChanged, now).subject(id).detail("sessions_ended", ended)];
     audit::write(&mut tx, &events).await?;
@@ -288,7 +295,7 @@ pub async fn change_own_password(
     new: SecretString,
 ) -> Result<(), PasswordChangeError> {
     use idp_core::ExposeSecret as _;
-    let key = super::lockout::key(&user.username);
+    let key = super::lockout::Key::user(user.id);
     if let Some(locked) = super::lockout::locked(state, &key).await? {
         return Err(PasswordChangeError::Locked { retry_after_secs: locked.retry_after_secs });
     }

@@ -3,6 +3,7 @@
 use idp_core::clock::UnixTime;
 use idp_core::ids::{AuthorizationCodeId, BrowserSessionId, ClientId, SessionId, UserId};
 use idp_core::secret_hash::SecretHash;
+use idp_core::user::SecurityStamp;
 use sqlx::any::AnyExecutor;
 
 use super::{opt_time, parse_id, time};
@@ -26,6 +27,8 @@ pub struct AuthorizationCode {
     pub expires_at: UnixTime,
     pub consumed_at: Option<UnixTime>,
     pub issued_session_id: Option<SessionId>,
+    /// The user's security stamp at sign-in (from the browser session).
+    pub user_stamp: SecurityStamp,
 }
 
 #[derive(sqlx::FromRow)]
@@ -45,6 +48,7 @@ struct Row {
     expires_at: i64,
     consumed_at: Option<i64>,
     issued_session_id: Option<String>,
+    user_stamp: i64,
 }
 
 impl TryFrom<Row> for AuthorizationCode {
@@ -74,6 +78,7 @@ impl TryFrom<Row> for AuthorizationCode {
                 .as_deref()
                 .map(|s| parse_id("authorization_codes.issued_session_id", s))
                 .transpose()?,
+            user_stamp: SecurityStamp::new(r.user_stamp),
         })
     }
 }
@@ -81,13 +86,14 @@ impl TryFrom<Row> for AuthorizationCode {
 macro_rules! columns {
     () => {
         "id, client_id, user_id, browser_session_id, redirect_uri, scope, nonce, code_challenge, \
-         code_challenge_method, resource, auth_time, created_at, expires_at, consumed_at, issued_session_id"
+         code_challenge_method, resource, auth_time, created_at, expires_at, consumed_at, issued_session_id, \
+         user_stamp"
     };
 }
 
 const INSERT: &str = "INSERT INTO authorization_codes (id, code_hash, client_id, user_id, browser_session_id, \
-    redirect_uri, scope, nonce, code_challenge, code_challenge_method, resource, auth_time, created_at, expires_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    redirect_uri, scope, nonce, code_challenge, code_challenge_method, resource, auth_time, created_at, expires_at, \
+    user_stamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
 pub async fn insert<'e>(
     db: impl AnyExecutor<'e>,
@@ -109,6 +115,7 @@ pub async fn insert<'e>(
         .bind(code.auth_time.as_secs())
         .bind(code.created_at.as_secs())
         .bind(code.expires_at.as_secs())
+        .bind(code.user_stamp.get())
         .execute(db)
         .await?;
     Ok(())

@@ -4,6 +4,7 @@
 
 use idp_core::clock::UnixTime;
 use idp_core::ids::{BrowserSessionId, UserId};
+use idp_core::user::SecurityStamp;
 use sqlx::any::AnyExecutor;
 
 use super::{opt_time, parse_id, time};
@@ -19,6 +20,8 @@ pub struct BrowserSession {
     pub last_seen_at: UnixTime,
     pub expires_at: UnixTime,
     pub ended_at: Option<UnixTime>,
+    /// The user's security stamp at sign-in.
+    pub user_stamp: SecurityStamp,
 }
 
 #[derive(sqlx::FromRow)]
@@ -30,6 +33,7 @@ struct Row {
     last_seen_at: i64,
     expires_at: i64,
     ended_at: Option<i64>,
+    user_stamp: i64,
 }
 
 impl TryFrom<Row> for BrowserSession {
@@ -43,13 +47,14 @@ impl TryFrom<Row> for BrowserSession {
             last_seen_at: time(r.last_seen_at),
             expires_at: time(r.expires_at),
             ended_at: opt_time(r.ended_at),
+            user_stamp: SecurityStamp::new(r.user_stamp),
         })
     }
 }
 
 const INSERT: &str = "INSERT INTO browser_sessions \
-    (id, user_id, auth_time, created_at, last_seen_at, expires_at, ended_at, ip, user_agent) \
-    VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8)";
+    (id, user_id, auth_time, created_at, last_seen_at, expires_at, ended_at, ip, user_agent, \
+     user_stamp) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9)";
 
 pub async fn insert<'e>(
     db: impl AnyExecutor<'e>,
@@ -66,12 +71,13 @@ pub async fn insert<'e>(
         .bind(s.expires_at.as_secs())
         .bind(ip)
         .bind(user_agent)
+        .bind(s.user_stamp.get())
         .execute(db)
         .await?;
     Ok(())
 }
 
-const FIND_ACTIVE: &str = "SELECT id, user_id, auth_time, created_at, last_seen_at, expires_at, ended_at \
+const FIND_ACTIVE: &str = "SELECT id, user_id, auth_time, created_at, last_seen_at, expires_at, ended_at, user_stamp \
     FROM browser_sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > $2";
 
 pub async fn find_active<'e>(
@@ -101,7 +107,8 @@ pub async fn end<'e>(
 const END_ALL_FOR_USER: &str =
     "UPDATE browser_sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL";
 
-/// Ends the user's browser logins too when all their sessions end.
+/// Ends the user's browser sign-ins; part of ending all of the user's
+/// sessions (password, role or status change).
 pub async fn end_all_for_user<'e>(
     db: impl AnyExecutor<'e>,
     user: UserId,

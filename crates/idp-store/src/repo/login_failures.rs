@@ -1,5 +1,7 @@
-//! `login_failures`: brute-force counters per submitted username (existing
-//! or not), shared by every node.
+//! `login_failures`: brute-force counters, shared by every node. The
+//! `username` column holds the counter's key: `user:<id>` for a user,
+//! whichever of its names was typed, and `name:<lower-cased name>` for a
+//! submitted name no user has (see `idp_server::service::lockout::Key`).
 
 use idp_core::clock::UnixTime;
 use sqlx::any::AnyExecutor;

@@ -4,12 +4,15 @@
 
 /// The two checks behind every access token, as integer columns
 /// `session_active` and `jti_revoked`, over `$1` (session id), `$2` (`jti`)
-/// and `$3` (now). CASE keeps them integers on both engines (EXISTS is
-/// boolean on PostgreSQL, which `Any` decodes differently).
+/// and `$3` (now). A session is active while it is neither ended nor
+/// expired, and its user is enabled and unchanged since it began
+/// (`Session::is_live`). CASE keeps them integers on both engines (EXISTS
+/// is boolean on PostgreSQL, which `Any` decodes differently).
 macro_rules! access_status_columns {
     () => {
-        "CASE WHEN EXISTS (SELECT 1 FROM sessions \
-                           WHERE id = $1 AND revoked_at IS NULL AND expires_at > $3) \
+        "CASE WHEN EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id \
+                           WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $3 \
+                             AND u.disabled_at IS NULL AND u.security_stamp = s.user_stamp) \
               THEN 1 ELSE 0 END AS session_active, \
          CASE WHEN EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $2) \
               THEN 1 ELSE 0 END AS jti_revoked"

@@ -4,7 +4,8 @@ use idp_core::audit::AuditEvent;
 use idp_core::clock::UnixTime;
 use idp_core::ids::{ClientId, RefreshTokenId, SessionId};
 use idp_core::secret_hash::SecretHash;
-use idp_core::session::Session;
+use idp_core::session::{Session, UserStanding};
+use idp_core::user::SecurityStamp;
 use sqlx::Row as _;
 use sqlx::any::{Any, AnyArguments, AnyExecutor};
 use sqlx::query::Query;
@@ -244,13 +245,15 @@ pub async fn find_by_hash<'e>(
     row.map(RefreshToken::try_from).transpose()
 }
 
-// A token with its session in one round trip: a rotation checks both before
-// it writes, and so does introspection.
+// A token with its session and its user's standing in one round trip: a
+// rotation checks all three before it writes, and so does introspection.
 const FIND_WITH_SESSION: &str = "SELECT sessions.*, t.id AS token_id, \
         t.parent_id AS token_parent_id, t.client_id AS token_client_id, \
         t.issued_at AS token_issued_at, t.expires_at AS token_expires_at, \
-        t.consumed_at AS token_consumed_at, t.revoked_at AS token_revoked_at \
+        t.consumed_at AS token_consumed_at, t.revoked_at AS token_revoked_at, \
+        u.disabled_at AS user_disabled_at, u.security_stamp AS user_security_stamp \
     FROM refresh_tokens t JOIN sessions ON sessions.id = t.session_id \
+    JOIN users u ON u.id = sessions.user_id \
     WHERE t.token_hash = $1";
 
 #[derive(sqlx::FromRow)]
@@ -264,16 +267,23 @@ struct WithSession {
     token_expires_at: i64,
     token_consumed_at: Option<i64>,
     token_revoked_at: Option<i64>,
+    user_disabled_at: Option<i64>,
+    user_security_stamp: i64,
 }
 
-/// [`find_by_hash`] together with the token's session (every token has one).
+/// [`find_by_hash`] together with the token's session (every token has one)
+/// and what [`Session::is_live`] needs to know about its user.
 pub async fn find_with_session<'e>(
     db: impl AnyExecutor<'e>,
     hash: &SecretHash,
-) -> Result<Option<(RefreshToken, Session)>, StoreError> {
+) -> Result<Option<(RefreshToken, Session, UserStanding)>, StoreError> {
     let row: Option<WithSession> =
         sqlx::query_as(FIND_WITH_SESSION).bind(hash.as_str()).fetch_optional(db).await?;
     let Some(r) = row else { return Ok(None) };
+    let standing = UserStanding {
+        disabled: r.user_disabled_at.is_some(),
+        stamp: SecurityStamp::new(r.user_security_stamp),
+    };
     let session = Session::try_from(r.session)?;
     let token = RefreshToken::try_from(Row {
         id: r.token_id,
@@ -285,7 +295,7 @@ pub async fn find_with_session<'e>(
         consumed_at: r.token_consumed_at,
         revoked_at: r.token_revoked_at,
     })?;
-    Ok(Some((token, session)))
+    Ok(Some((token, session, standing)))
 }
 
 const REVOKE_LIVE_CHILDREN: &str = "UPDATE refresh_tokens SET revoked_at = $2 \

@@ -3,6 +3,7 @@
 use idp_core::clock::UnixTime;
 use idp_core::ids::{ClientId, SessionId, UserId};
 use idp_core::session::{EndReason, Session};
+use idp_core::user::SecurityStamp;
 use sqlx::any::AnyExecutor;
 
 use super::{json_list, opt_time, parse_id, time, to_json_list};
@@ -11,7 +12,7 @@ use crate::StoreError;
 macro_rules! columns {
     () => {
         "id, user_id, client_id, browser_session_id, scope, roles, auth_time, created_at, \
-         last_used_at, expires_at, revoked_at, ip, user_agent"
+         last_used_at, expires_at, revoked_at, ip, user_agent, user_stamp"
     };
 }
 
@@ -31,6 +32,7 @@ pub(crate) struct Row {
     revoked_at: Option<i64>,
     ip: Option<String>,
     user_agent: Option<String>,
+    user_stamp: i64,
 }
 
 impl TryFrom<Row> for Session {
@@ -54,6 +56,7 @@ impl TryFrom<Row> for Session {
             revoked_at: opt_time(r.revoked_at),
             ip: r.ip,
             user_agent: r.user_agent,
+            user_stamp: SecurityStamp::new(r.user_stamp),
         })
     }
 }
@@ -61,7 +64,7 @@ impl TryFrom<Row> for Session {
 const INSERT: &str = concat!(
     "INSERT INTO sessions (",
     columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 );
 
 pub async fn insert<'e>(db: impl AnyExecutor<'e>, s: &Session) -> Result<(), StoreError> {
@@ -79,6 +82,7 @@ pub async fn insert<'e>(db: impl AnyExecutor<'e>, s: &Session) -> Result<(), Sto
         .bind(s.revoked_at.map(UnixTime::as_secs))
         .bind(s.ip.as_deref())
         .bind(s.user_agent.as_deref())
+        .bind(s.user_stamp.get())
         .execute(db)
         .await?;
     Ok(())

@@ -2,7 +2,7 @@
 
 use idp_core::clock::UnixTime;
 use idp_core::ids::{SessionId, UserId};
-use idp_core::user::User;
+use idp_core::user::{SecurityStamp, User};
 use sqlx::any::AnyExecutor;
 
 use super::sessions::AccessStatus;
@@ -12,7 +12,7 @@ use crate::StoreError;
 macro_rules! columns {
     () => {
         "id, username, email, name, password_hash, email_verified_at, disabled_at, \
-         tokens_valid_after, created_at, updated_at"
+         tokens_valid_after, created_at, updated_at, security_stamp"
     };
 }
 
@@ -28,6 +28,7 @@ struct Row {
     tokens_valid_after: i64,
     created_at: i64,
     updated_at: i64,
+    security_stamp: i64,
 }
 
 impl TryFrom<Row> for User {
@@ -44,6 +45,7 @@ impl TryFrom<Row> for User {
             tokens_valid_after: time(r.tokens_valid_after),
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),
+            security_stamp: SecurityStamp::new(r.security_stamp),
         })
     }
 }
@@ -56,7 +58,7 @@ pub const EMAIL_INDEX: &str = "users_email_key";
 const INSERT: &str = concat!(
     "INSERT INTO users (",
     columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 );
 
 /// Inserts a user; a taken username or email is a
@@ -73,6 +75,7 @@ pub async fn insert<'e>(db: impl AnyExecutor<'e>, user: &User) -> Result<(), Sto
         .bind(user.tokens_valid_after.as_secs())
         .bind(user.created_at.as_secs())
         .bind(user.updated_at.as_secs())
+        .bind(user.security_stamp.get())
         .execute(db)
         .await?;
     Ok(())
@@ -89,10 +92,17 @@ pub async fn find_by_id<'e>(
     row.map(User::try_from).transpose()
 }
 
-// The user behind an access token and the token's status in one round
-// trip: every request to `/auth/userinfo`, `/auth/me` and `/admin` needs both.
-const FIND_WITH_ACCESS_STATUS: &str =
-    concat!("SELECT ", columns!(), ", ", access_status_columns!(), " FROM users WHERE id = $4");
+// The user behind an access token, the token's status and whether its
+// client is first-party, in one round trip: every request to `/auth/me`,
+// `/auth/userinfo` and `/admin` needs all three.
+const FIND_WITH_ACCESS_STATUS: &str = concat!(
+    "SELECT ",
+    columns!(),
+    ", ",
+    access_status_columns!(),
+    ", COALESCE((SELECT first_party FROM oauth_clients WHERE id = $5), 0) AS client_first_party \
+     FROM users WHERE id = $4"
+);
 
 #[derive(sqlx::FromRow)]
 struct WithAccessStatus {
@@ -100,28 +110,45 @@ struct WithAccessStatus {
     user: Row,
     session_active: i64,
     jti_revoked: i64,
+    client_first_party: i64,
 }
 
-/// [`find_by_id`] together with [`super::sessions::access_status`] for a token of
-/// this user's `session`.
+/// The user behind a token, what [`super::sessions::access_status`] says of
+/// the token, and whether the token's client is first-party.
+#[derive(Debug)]
+pub struct UserAccess {
+    pub user: User,
+    pub status: AccessStatus,
+    /// False also when the client no longer exists.
+    pub client_first_party: bool,
+}
+
+/// [`find_by_id`] together with [`super::sessions::access_status`] for a
+/// token of this user's `session`, and the first-party flag of `client_id`.
 pub async fn find_with_access_status<'e>(
     db: impl AnyExecutor<'e>,
     id: UserId,
     session: SessionId,
     jti: &str,
+    client_id: &str,
     now: UnixTime,
-) -> Result<Option<(User, AccessStatus)>, StoreError> {
+) -> Result<Option<UserAccess>, StoreError> {
     let row: Option<WithAccessStatus> = sqlx::query_as(FIND_WITH_ACCESS_STATUS)
         .bind(session.to_string())
         .bind(jti)
         .bind(now.as_secs())
         .bind(id.to_string())
+        .bind(client_id)
         .fetch_optional(db)
         .await?;
     row.map(|r| {
         let status =
             AccessStatus { session_active: r.session_active == 1, jti_revoked: r.jti_revoked == 1 };
-        Ok((User::try_from(r.user)?, status))
+        Ok(UserAccess {
+            user: User::try_from(r.user)?,
+            status,
+            client_first_party: r.client_first_party == 1,
+        })
     })
     .transpose()
 }
@@ -142,24 +169,56 @@ pub async fn find_by_login<'e>(
     row.map(User::try_from).transpose()
 }
 
+// Compare-and-set on the hash that was checked: a password set meanwhile
+// (another request, another node) must not be overwritten with a re-hash of
+// the old password.
 const UPDATE_PASSWORD_HASH: &str =
-    "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
+    "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1 AND password_hash = $4";
 
-/// Replaces the hash without ending sessions (re-hashing an outdated hash of
-/// the same password at login).
+/// Replaces `checked` with `hash`, a new hash of the same password (an
+/// outdated hash re-hashed at login), without ending sessions. Does nothing
+/// when the password changed since `checked` was read.
 pub async fn update_password_hash<'e>(
     db: impl AnyExecutor<'e>,
     id: UserId,
+    checked: &str,
     hash: &str,
     now: UnixTime,
-) -> Result<(), StoreError> {
-    sqlx::query(UPDATE_PASSWORD_HASH)
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(UPDATE_PASSWORD_HASH)
         .bind(id.to_string())
         .bind(hash)
         .bind(now.as_secs())
+        .bind(checked)
         .execute(db)
         .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+// A no-op write, for its row lock: on PostgreSQL it waits for (and then
+// re-checks its WHERE against) a concurrent change of the user, and holds
+// off the next one until this transaction ends; on SQLite the write
+// transaction already excludes every other writer.
+const LOCK_UNCHANGED: &str = "UPDATE users SET security_stamp = security_stamp \
+    WHERE id = $1 AND security_stamp = $2 AND disabled_at IS NULL";
+
+/// Inside the transaction that writes a session (or a browser sign-in) for
+/// the user: locks the user's row and checks that the user is still enabled
+/// and still has `stamp`, the stamp read before the password was checked.
+/// `false` means the user changed (or is gone): the caller writes nothing.
+///
+/// Every change that must end the user's sessions moves the stamp first and
+/// ends the sessions after, under the same row lock; so either this
+/// transaction runs first and its session is ended by the change, or the
+/// change runs first and this returns `false`.
+pub async fn lock_unchanged<'e>(
+    db: impl AnyExecutor<'e>,
+    id: UserId,
+    stamp: SecurityStamp,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query(LOCK_UNCHANGED).bind(id.to_string()).bind(stamp.get()).execute(db).await?;
+    Ok(done.rows_affected() == 1)
 }
 
 const ROLES_OF: &str = "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
@@ -256,11 +315,10 @@ pub async fn update_profile<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-const SET_PASSWORD: &str =
-    "UPDATE users SET password_hash = $2, tokens_valid_after = $3, updated_at = $3 WHERE id = $1";
+const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
 
-/// A new password: also refuses, from now on, every access token issued
-/// before `now` (belt and braces next to ending the sessions).
+/// A new password. The caller ends the user's sessions in the same
+/// transaction ([`invalidate_tokens`] and the rest).
 pub async fn set_password<'e>(
     db: impl AnyExecutor<'e>,
     id: UserId,
@@ -276,10 +334,12 @@ pub async fn set_password<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-const INVALIDATE_TOKENS: &str =
-    "UPDATE users SET tokens_valid_after = $2, updated_at = $2 WHERE id = $1";
+const INVALIDATE_TOKENS: &str = "UPDATE users SET tokens_valid_after = $2, updated_at = $2, \
+    security_stamp = security_stamp + 1 WHERE id = $1";
 
-/// Refuses every access token of the user issued before `now`.
+/// Moves the user's security stamp and refuses every access token of the
+/// user issued before `now`; the first step of ending all of the user's
+/// sessions (it takes the row lock that [`lock_unchanged`] waits for).
 pub async fn invalidate_tokens<'e>(
     db: impl AnyExecutor<'e>,
     id: UserId,

@@ -49,6 +49,44 @@ engine_test!(
 );
 
 engine_test!(
+    async fn a_lockout_covers_every_name_of_the_user(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_user("bob").await;
+
+        // Failures under the username lock the email address too, and the
+        // email gives no fresh guesses of its own.
+        for _ in 0..3 {
+            app.password_grant("alice", "wrong-password").await;
+        }
+        for _ in 0..2 {
+            app.password_grant("Alice@Example.com", "wrong-password").await;
+        }
+        assert_locked(app.password_grant("alice@example.com", PASSWORD).await).await;
+        assert_locked(app.password_grant("alice", PASSWORD).await).await;
+        // A self-service password change is a password check too.
+        app.clock.advance(Duration::from_secs(61));
+        let tokens = app.login("alice").await;
+        for _ in 0..5 {
+            let wrong = app
+                .call(reqwest::Method::POST, "/auth/password", &tokens.access_token,
+                    Some(serde_json::json!({"current_password": "not-it-at-all", "new_password": "N3w-pass-word!"})))
+                .await;
+            assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+        }
+        assert_locked(app.password_grant("alice@example.com", PASSWORD).await).await;
+
+        // Bob is untouched, and names nobody has keep their own counters.
+        assert_eq!(app.password_grant("bob@example.com", PASSWORD).await.status(), StatusCode::OK);
+        for _ in 0..5 {
+            app.password_grant("ghost@example.com", "wrong-password").await;
+        }
+        assert_locked(app.password_grant("ghost@example.com", PASSWORD).await).await;
+        assert_eq!(app.password_grant("ghost", PASSWORD).await.status(), StatusCode::BAD_REQUEST);
+    }
+);
+
+engine_test!(
     async fn repeated_lockouts_grow(engine) {
         let app = TestApp::spawn(engine).await;
         app.create_user("alice").await;

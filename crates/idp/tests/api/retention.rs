@@ -123,9 +123,14 @@ async fn only_one_node_sweeps_at_a_time() {
     assert!(sweep(&app.state).await.unwrap().is_none(), "skipped while the other node sweeps");
     held.release().await.unwrap();
     assert!(sweep(&app.state).await.unwrap().is_some(), "runs once the lock is free");
-    // A sweeper that dies without releasing (dropped guard) frees the lock too.
+    // A sweeper that dies without releasing (dropped guard) frees the lock
+    // too, once PostgreSQL has seen its connection close: wait for that.
     let dropped = other.try_exclusive(SWEEP_LOCK).await.unwrap().expect("free again");
     drop(dropped);
-    assert!(sweep(&app.state).await.unwrap().is_some(), "a dropped guard's lock is gone");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sweep(&app.state).await.unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "a dropped guard's lock is gone");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     other.close().await;
 }

@@ -299,34 +299,37 @@ pub async fn login(
     }
     let password =
         idp_core::SecretString::from(fields.get("password").unwrap_or_default().to_owned());
-    match login::authenticate(&state, username, password, v.client.id.as_str(), &origin).await {
-        Ok(user) => match browser::start(&state, &user, &origin).await {
-            Ok((_, cookie_value)) => {
-                let mut response =
-                    redirect(StatusCode::SEE_OTHER, &continuation(&request.after_login()));
-                let max_age = state.settings.session_max_lifetime.as_secs();
-                set_cookie(
-                    &mut response,
-                    format!(
-                        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-                        browser::COOKIE,
-                        cookie_value.expose(),
-                        secure_attr(&state)
-                    ),
-                );
-                response
-            }
-            Err(e) => internal(e),
-        },
-        Err(LoginError::InvalidCredentials | LoginError::Disabled) => login_page(
-            &state,
-            &headers,
-            StatusCode::BAD_REQUEST,
-            &v,
-            &request,
-            LoginNotice::InvalidCredentials,
-            username,
-        ),
+    let start = |user| {
+        let (state, origin) = (&state, &origin);
+        async move { browser::start(state, &user, origin).await }
+    };
+    match login::sign_in(&state, username, password, v.client.id.as_str(), &origin, start).await {
+        Ok((_, cookie_value)) => {
+            let mut response =
+                redirect(StatusCode::SEE_OTHER, &continuation(&request.after_login()));
+            let max_age = state.settings.session_max_lifetime.as_secs();
+            set_cookie(
+                &mut response,
+                format!(
+                    "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+                    browser::COOKIE,
+                    cookie_value.expose(),
+                    secure_attr(&state)
+                ),
+            );
+            response
+        }
+        Err(LoginError::InvalidCredentials | LoginError::Disabled | LoginError::Changed) => {
+            login_page(
+                &state,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                &v,
+                &request,
+                LoginNotice::InvalidCredentials,
+                username,
+            )
+        }
         Err(LoginError::Locked { retry_after_secs }) => {
             let mut page = login_page(
                 &state,

@@ -76,6 +76,13 @@ fn describe(scope: &str) -> Option<&'static str> {
         scope::EMAIL => Some("your email address"),
         scope::ROLES => Some("your roles"),
         scope::OFFLINE_ACCESS => Some("access while you are away (a refresh token)"),
+        scope::IDP_ADMIN => Some(
+            "administer this identity provider as you, with your permissions \
+             (users, roles, clients, keys, audit log)",
+        ),
+        scope::IDP_ACCOUNT => {
+            Some("manage your account as you: change your password, see and end your sessions")
+        }
         _ => Some("other access it asked for"),
     }
 }

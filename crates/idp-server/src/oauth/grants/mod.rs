@@ -62,10 +62,13 @@ fn require_grant(client: &Client, grant: idp_core::client::GrantType) -> Result<
 }
 
 /// RFC 8707: the `resource` becomes the access token's audience when it is
-/// one the server is configured to issue for.
+/// one the server is configured to issue for, or idp itself (the issuer:
+/// idp's own APIs take only tokens meant for it).
 fn resource<'f>(state: &AppState, form: &'f FormFields) -> Result<Option<&'f str>, OAuthError> {
     let Some(resource) = form.get("resource") else { return Ok(None) };
-    if state.settings.allowed_resources.iter().any(|r| r == resource) {
+    if resource == state.settings.issuer
+        || state.settings.allowed_resources.iter().any(|r| r == resource)
+    {
         Ok(Some(resource))
     } else {
         Err(OAuthError::new(

@@ -5,8 +5,7 @@ use idp_core::SecretString;
 use idp_core::audit::{AuditEvent, EventKind, Outcome};
 use idp_core::client::GrantType;
 use idp_core::scope::{self, DEFAULT_USER_SCOPES};
-use idp_core::user::Profile;
-use idp_store::repo::users;
+use idp_core::user::{Profile, User};
 
 use super::{TokenRequest, require_grant, resource};
 use crate::http::oauth_error::OAuthError;
@@ -32,37 +31,44 @@ pub async fn grant(
     let username = form.required("username")?;
     let password = SecretString::from(form.required("password")?.to_owned());
     let scope = scope_policy::requested(form.get("scope"), &client, DEFAULT_USER_SCOPES)?;
+    scope_policy::without_consent(&scope, &client)?;
     let audience = resource(state, form)?;
 
-    let user = login::authenticate(state, username, password, client.id.as_str(), request.origin)
-        .await
-        .map_err(login_error)?;
-    let roles = users::roles_of(state.db.pool(), user.id).await?;
     let now = state.now();
-    let events = [
-        AuditEvent::new(EventKind::LoginSucceeded, Outcome::Success, now)
-            .actor(user.id)
-            .subject(user.id)
-            .client(&client.id)
-            .origin(request.origin)
-            .detail("method", "password_grant"),
-        AuditEvent::new(EventKind::TokenIssued, Outcome::Success, now)
-            .actor(user.id)
-            .subject(user.id)
-            .client(&client.id)
-            .origin(request.origin)
-            .detail("grant_type", "password"),
-    ];
-    let new = NewSession {
-        user_id: user.id,
-        roles: roles.clone(),
-        client: &client,
-        scope: &scope,
-        auth_time: now,
-        browser_session_id: None,
-        origin: request.origin,
+    let start = |user: User| {
+        let (client, scope, origin) = (&client, &scope, request.origin);
+        async move {
+            let events = [
+                AuditEvent::new(EventKind::LoginSucceeded, Outcome::Success, now)
+                    .actor(user.id)
+                    .subject(user.id)
+                    .client(&client.id)
+                    .origin(origin)
+                    .detail("method", "password_grant"),
+                AuditEvent::new(EventKind::TokenIssued, Outcome::Success, now)
+                    .actor(user.id)
+                    .subject(user.id)
+                    .client(&client.id)
+                    .origin(origin)
+                    .detail("grant_type", "password"),
+            ];
+            let new = NewSession {
+                user: &user,
+                client,
+                scope,
+                auth_time: now,
+                browser_session_id: None,
+                origin,
+            };
+            let started = sessions::start(state, new, &events).await?;
+            Ok(started.map(|(session, token)| (user, session, token)))
+        }
     };
-    let (session, refresh_token) = sessions::start(state, new, &events).await?;
+    let (user, session, refresh_token) =
+        login::sign_in(state, username, password, client.id.as_str(), request.origin, start)
+            .await
+            .map_err(login_error)?;
+    let roles = session.roles.clone();
 
     let access = state
         .tokens
@@ -107,7 +113,7 @@ pub async fn grant(
 
 pub fn login_error(err: LoginError) -> OAuthError {
     match err {
-        LoginError::InvalidCredentials | LoginError::Disabled => {
+        LoginError::InvalidCredentials | LoginError::Disabled | LoginError::Changed => {
             OAuthError::invalid_grant(err.to_string())
         }
         LoginError::Locked { retry_after_secs } => {
