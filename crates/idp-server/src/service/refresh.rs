@@ -92,6 +92,12 @@ pub async fn rotate(
         // Revoked, or expired unused: refused, with nothing to write.
         return Err(RefreshError::InvalidGrant);
     }
+    if replayed && session.revoked_at.is_some() {
+        // A consumed token of a family that already ended (its reuse was
+        // handled, or the user signed out): nothing left to revoke, and no
+        // second reuse event for the same family.
+        return Err(RefreshError::InvalidGrant);
+    }
     if live {
         let client = resolve_client(pool, &token.client_id, &requester).await?;
         if !session.is_live(now, user) {
@@ -220,6 +226,12 @@ async fn unusable(
         tx.rollback().await?;
         return Err(RefreshError::InvalidGrant);
     };
+    let session = sessions::find(&mut *tx, token.session_id).await?;
+    if session.as_ref().is_none_or(|s| s.revoked_at.is_some()) {
+        // The family already ended (see `rotate`): nothing to do again.
+        tx.rollback().await?;
+        return Err(RefreshError::InvalidGrant);
+    }
     if let Some((session, client)) =
         grace_retry(state, &mut tx, &token, consumed_at, requester, now).await?
     {
@@ -239,7 +251,6 @@ async fn unusable(
     // rightful client. End the session; every token of it dies.
     sessions::revoke(&mut *tx, token.session_id, now, EndReason::RefreshTokenReuse).await?;
     refresh_tokens::revoke_for_session(&mut *tx, token.session_id, now).await?;
-    let session = sessions::find(&mut *tx, token.session_id).await?;
     let mut event = AuditEvent::new(EventKind::TokenReuseDetected, Outcome::Failure, now)
         .client(&token.client_id)
         .origin(origin)

@@ -37,6 +37,25 @@ engine_test!(
 );
 
 engine_test!(
+    async fn replaying_a_token_of_an_already_revoked_family_is_refused_once_more_and_nothing_else(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        app.create_user("alice").await;
+        let first = app.login("alice").await;
+        rotate(&app, &first.refresh_token).await;
+        for _ in 0..4 {
+            assert_refused(&app, &first.refresh_token).await;
+        }
+        // One reuse, one audit event, one count: the later replays found
+        // the family already ended.
+        let events = json(app.call(reqwest::Method::GET, "/admin/audit?event=token.reuse_detected", &admin, None).await).await;
+        assert_eq!(events["total"], 1, "{events}");
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        assert!(metrics.contains("idp_refresh_token_reuse_total 1\n"), "{metrics}");
+    }
+);
+
+engine_test!(
     async fn reusing_a_consumed_token_revokes_the_whole_family(engine) {
         let app = TestApp::spawn(engine).await;
         app.create_user("alice").await;
