@@ -31,7 +31,7 @@ pub enum StartupError {
     #[error("cannot apply migrations: {0}")]
     Migrate(#[source] StoreError),
     #[error(
-        "the database schema is behind this version of idp; run `idp migrate up` (or start without --no-migrate)"
+        "the database schema is behind this version of idp; run `idp migrate` (or start without --no-migrate)"
     )]
     SchemaBehind,
     #[error(transparent)]

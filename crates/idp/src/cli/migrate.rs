@@ -1,9 +1,17 @@
-//! `idp migrate up|status`
+//! `idp migrate [up|status]`: bare `idp migrate` applies, as `up` does
+//! (SPEC §1).
 
 use idp_server::config::Settings;
 use idp_store::Db;
 
 use super::Failure;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to do; without one, pending migrations are applied.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -14,9 +22,9 @@ pub enum Command {
     Status,
 }
 
-pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
+pub async fn run(settings: Settings, args: Args) -> Result<(), Failure> {
     let db = super::open_db(&settings).await?;
-    let result = match command {
+    let result = match args.command.unwrap_or(Command::Up) {
         Command::Up => up(&db).await,
         Command::Status => status(&db).await,
     };

@@ -38,9 +38,10 @@ enum Command {
         after_help = "Example:\n  idp serve\n  DATABASE_URL=postgres://idp@db/idp SECRET_KEY=… idp serve --bind 0.0.0.0:8000"
     )]
     Serve(serve::Args),
-    /// Apply or inspect database migrations.
-    #[command(subcommand)]
-    Migrate(migrate::Command),
+    /// Apply pending database migrations (`idp migrate`, or `idp migrate
+    /// up`), or list them (`idp migrate status`).
+    #[command(after_help = "Example:\n  idp migrate\n  idp migrate status")]
+    Migrate(migrate::Args),
     /// Seed the roles, permissions and admin user (idempotent).
     Seed(seed::Args),
     /// Manage users.
@@ -93,7 +94,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     );
     match cli.command {
         Command::Serve(args) => serve::run(settings, args).await,
-        Command::Migrate(command) => migrate::run(settings, command).await,
+        Command::Migrate(args) => migrate::run(settings, args).await,
         Command::Seed(args) => seed::run(settings, args).await,
         Command::User(command) => user::run(settings, command).await,
         Command::Role(command) => role::run(settings, command).await,

@@ -52,6 +52,21 @@ fn migrate_creates_the_embedded_database_and_reports_status() {
 }
 
 #[test]
+fn a_bare_migrate_applies_the_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = idp().current_dir(dir.path()).arg("migrate").output().unwrap();
+    assert!(bare.status.success(), "{}", String::from_utf8_lossy(&bare.stderr));
+    let said = String::from_utf8(bare.stdout).unwrap();
+    assert!(said.starts_with("Applied "), "{said}");
+    let status = idp().current_dir(dir.path()).args(["migrate", "status"]).output().unwrap();
+    let text = String::from_utf8(status.stdout).unwrap();
+    assert!(text.contains("applied") && !text.contains("pending"), "{text}");
+    // A second run has nothing to do.
+    let again = idp().current_dir(dir.path()).arg("migrate").output().unwrap();
+    assert_eq!(String::from_utf8(again.stdout).unwrap().trim(), "The database is up to date.");
+}
+
+#[test]
 fn every_subcommand_has_help_with_an_example() {
     for args in [
         &["serve", "--help"][..],
