@@ -8,6 +8,7 @@ pub mod client;
 pub mod client_registration;
 pub mod clock;
 pub mod csrf;
+pub mod error_text;
 pub mod ids;
 pub mod jose;
 pub mod opaque;

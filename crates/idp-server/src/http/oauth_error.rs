@@ -65,10 +65,12 @@ pub struct OAuthErrorBody {
 }
 
 impl OAuthError {
+    /// `description` is kept to the characters RFC 6749 §5.2 allows (it
+    /// may quote what the client sent).
     pub fn new(code: OAuthErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
         Self {
             code,
-            description: description.into(),
+            description: idp_core::error_text::error_description(description.into()),
             status: None,
             retry_after_secs: None,
             basic_challenge: false,

@@ -96,7 +96,9 @@ pub enum Rejection {
 }
 
 fn redirect(error: &'static str, description: impl Into<String>) -> Rejection {
-    Rejection::Redirect { error, description: description.into() }
+    // RFC 6749 §4.1.2.1: the same character set as at the token endpoint.
+    let description = idp_core::error_text::error_description(description.into().into());
+    Rejection::Redirect { error, description: description.into_owned() }
 }
 
 /// `prompt` (OIDC Core §3.1.2.1).
