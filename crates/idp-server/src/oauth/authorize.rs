@@ -26,6 +26,11 @@ pub struct AuthorizationRequest {
 }
 
 impl AuthorizationRequest {
+    /// An OpenID Connect request: scope `openid` (OIDC Core §3.1.2.1).
+    pub fn is_openid(&self) -> bool {
+        self.scope.as_deref().is_some_and(|s| s.split(' ').any(|t| t == idp_core::scope::OPENID))
+    }
+
     /// The names carried through the login and consent forms.
     pub const PARAMS: [&'static str; 10] = [
         "client_id",
@@ -148,8 +153,9 @@ pub fn check_client(
 }
 
 /// The redirect URI must be registered for the client, exactly (RFC 8252's
-/// loopback ports aside). Without one, a client with exactly one registered
-/// URI uses it (RFC 6749 §3.1.2.3).
+/// loopback ports aside). Without one, a plain OAuth request of a client
+/// with exactly one registered URI uses it (RFC 6749 §3.1.2.3); an OpenID
+/// request (scope `openid`) must name it (OIDC Core §3.1.2.1: REQUIRED).
 pub fn check_redirect_uri(
     request: &AuthorizationRequest,
     client: &Client,
@@ -163,6 +169,10 @@ pub fn check_redirect_uri(
         Some(_) => {
             Err(Rejection::Page("The redirect URI is not registered for this client.".into()))
         }
+        None if request.is_openid() => Err(Rejection::Page(
+            "An OpenID Connect request must name its redirect URI (redirect_uri is missing)."
+                .into(),
+        )),
         None => match client.redirect_uris.as_slice() {
             [only] => Ok(only.clone()),
             _ => Err(Rejection::Page(

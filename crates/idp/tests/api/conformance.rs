@@ -37,3 +37,33 @@ engine_test!(
         assert_rfc6749_text(&params["error_description"]);
     }
 );
+
+engine_test!(
+    async fn an_openid_request_without_redirect_uri_gets_an_error_page_not_a_code(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        use idp_core::client::{ClientType, GrantType};
+        app.create_client(idp_server::service::clients::ClientSpec {
+            id: Some("one-uri".into()),
+            name: "One URI".into(),
+            client_type: ClientType::Public,
+            redirect_uris: vec![REDIRECT_URI.into()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: vec!["openid".into(), "profile".into()],
+            first_party: true,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+        })
+        .await;
+        let browser = app.browser();
+        let openid = app.authorize_url(&[("client_id", "one-uri"), ("redirect_uri", ""), ("scope", "openid profile")]);
+        let page = browser.get(&openid).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+        assert!(page.text().await.unwrap().contains("redirect_uri is missing"));
+        // A plain OAuth request may still rely on the one registered URI
+        // (RFC 6749 §3.1.2.3): it gets the login page.
+        let oauth = app.authorize_url(&[("client_id", "one-uri"), ("redirect_uri", ""), ("scope", "profile")]);
+        assert_eq!(browser.get(&oauth).send().await.unwrap().status(), StatusCode::OK);
+    }
+);

@@ -67,13 +67,17 @@ fn unknown_clients_and_unregistered_redirects_are_pages_not_redirects() {
 }
 
 #[test]
-fn redirect_uri_may_be_omitted_only_when_one_is_registered() {
+fn redirect_uri_may_be_omitted_only_when_one_is_registered_and_the_request_is_not_openid() {
     let mut req = request();
     req.redirect_uri = None;
+    req.scope = Some("profile".into());
     let mut one = client(ClientType::Public);
     one.redirect_uris.truncate(1);
     assert_eq!(check_redirect_uri(&req, &one).unwrap(), "https://app.example.com/cb");
     assert!(check_redirect_uri(&req, &client(ClientType::Public)).is_err());
+    // OIDC Core §3.1.2.1: REQUIRED in an OpenID request.
+    req.scope = Some("profile openid".into());
+    assert!(matches!(check_redirect_uri(&req, &one), Err(Rejection::Page(_))));
 }
 
 #[test]
