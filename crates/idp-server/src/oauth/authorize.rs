@@ -28,7 +28,7 @@ pub struct AuthorizationRequest {
 impl AuthorizationRequest {
     /// An OpenID Connect request: scope `openid` (OIDC Core §3.1.2.1).
     pub fn is_openid(&self) -> bool {
-        self.scope.as_deref().is_some_and(|s| s.split(' ').any(|t| t == idp_core::scope::OPENID))
+        self.scope.as_deref().is_some_and(|s| s.split(' ').any(|t| t == scope::OPENID))
     }
 
     /// The names carried through the login and consent forms.

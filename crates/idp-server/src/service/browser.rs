@@ -15,7 +15,8 @@ use idp_store::repo::{refresh_tokens, sessions, users};
 use super::audit;
 use crate::state::AppState;
 
-/// The cookie's name.
+/// The cookie's name on an http issuer; an https issuer uses
+/// `__Host-idp_session` (see `http::browser::cookies`, the only reader).
 pub const COOKIE: &str = "idp_session";
 
 /// The row id of a cookie value: the first 128 bits of its SHA-256, as a

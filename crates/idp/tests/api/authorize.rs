@@ -287,3 +287,168 @@ engine_test!(
         }
     }
 );
+
+engine_test!(
+    async fn a_csrf_cookie_value_the_client_chose_is_refused(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(true).await;
+        // An attacker picks a cookie value (to plant in a victim's browser)
+        // and asks the login page for the token that matches it.
+        let chosen = "idp_csrf=chosen-by-the-attacker-0123456789";
+        let page = app.client.get(app.authorize_url(&[])).header("cookie", chosen).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let set_cookie = page.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned());
+        let mut form = hidden_fields(&page.text().await.unwrap());
+        form.push(("username".into(), "alice".into()));
+        form.push(("password".into(), PASSWORD.into()));
+        let posted = app.client.post(app.url("/auth/authorize")).header("cookie", chosen).form(&form).send().await.unwrap();
+        assert_eq!(posted.status(), StatusCode::FORBIDDEN, "a client-chosen CSRF cookie must not count");
+        assert!(!posted.headers().contains_key("location"));
+        assert!(posted.text().await.unwrap().contains("The form expired"));
+        // The page ignored the chosen value and minted a signed one instead.
+        let set_cookie = set_cookie.expect("a fresh CSRF cookie");
+        assert!(set_cookie.starts_with("idp_csrf=") && !set_cookie.contains("chosen-by-the-attacker"), "{set_cookie}");
+        assert!(set_cookie.contains("Path=/;") || set_cookie.ends_with("Path=/"), "{set_cookie}");
+    }
+);
+
+/// A third-party client `spa2` with the same redirect URIs as `spa`.
+async fn create_second_third_party_client(app: &TestApp) {
+    use idp_core::client::{ClientType, GrantType};
+    app.create_client(idp_server::service::clients::ClientSpec {
+        id: Some("spa2".into()),
+        name: "Another SPA".into(),
+        client_type: ClientType::Public,
+        redirect_uris: vec![REDIRECT_URI.into(), "http://127.0.0.1/native".into()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: vec![
+            "openid".into(),
+            "profile".into(),
+            "email".into(),
+            "roles".into(),
+            "offline_access".into(),
+        ],
+        first_party: false,
+        access_token_ttl: None,
+        refresh_token_ttl: None,
+    })
+    .await;
+}
+
+/// `form` with `decision=allow`.
+fn allow(form: &[(String, String)]) -> Vec<(String, String)> {
+    let mut form = form.to_vec();
+    form.push(("decision".into(), "allow".into()));
+    form
+}
+
+/// `form` with `name` set to `value`, and `decision=allow`.
+fn allow_with(form: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    let mut form: Vec<(String, String)> = form.iter().filter(|(k, _)| k != name).cloned().collect();
+    form.push((name.into(), value.into()));
+    allow(&form)
+}
+
+/// The consent page's hidden fields, after signing `browser` in.
+async fn consent_form(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    url: &str,
+) -> Vec<(String, String)> {
+    let page = app.browser_login(browser, url, "alice").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Allow access?"), "{html}");
+    hidden_fields(&html)
+}
+
+/// Whether `browser` would get a code for `client` and `scope` without
+/// being asked again (`prompt=none`).
+async fn silently_coded(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    client: &str,
+    scope: &str,
+) -> bool {
+    let url = app.authorize_url(&[("client_id", client), ("scope", scope), ("prompt", "none")]);
+    let response = browser.get(url).send().await.unwrap();
+    let (_, params) = location_params(&response);
+    assert!(params.contains_key("code") || params["error"] == "consent_required", "{params:?}");
+    params.contains_key("code")
+}
+
+engine_test!(
+    async fn a_consent_token_approves_only_the_client_scope_and_redirect_uri_it_was_shown_for(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(false).await;
+        create_second_third_party_client(&app).await;
+        let browser = app.browser();
+        let form = consent_form(&app, &browser, &app.authorize_url(&[])).await;
+
+        let mut answers = Vec::new();
+        for (name, value) in [
+            ("client_id", "spa2"),
+            ("scope", "openid profile email offline_access roles"),
+            ("redirect_uri", "http://127.0.0.1/native"),
+        ] {
+            let posted = browser.post(app.url("/auth/authorize/consent")).form(&allow_with(&form, name, value)).send().await.unwrap();
+            let redirected = posted.headers().contains_key("location");
+            let expired = posted.status() == StatusCode::FORBIDDEN && posted.text().await.unwrap().contains("The form expired");
+            answers.push((name, expired && !redirected));
+        }
+        assert!(answers.iter().all(|(_, refused)| *refused), "refused per changed field: {answers:?}");
+        // Nothing was granted: neither client gets a code without asking.
+        assert!(!silently_coded(&app, &browser, "spa2", "openid profile email offline_access").await);
+        assert!(!silently_coded(&app, &browser, "spa", "openid profile email offline_access roles").await);
+        assert!(!silently_coded(&app, &browser, "spa", "openid profile email offline_access").await);
+
+        // The untouched form still works, for what it showed.
+        let posted = browser.post(app.url("/auth/authorize/consent")).form(&allow(&form)).send().await.unwrap();
+        assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+        assert!(silently_coded(&app, &browser, "spa", "openid profile email offline_access").await);
+        assert!(!silently_coded(&app, &browser, "spa2", "openid profile email offline_access").await);
+    }
+);
+
+engine_test!(
+    async fn an_expired_consent_token_is_refused(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(false).await;
+        let browser = app.browser();
+        let form = consent_form(&app, &browser, &app.authorize_url(&[])).await;
+        // A consent token lives five minutes (idp_core::csrf::CONSENT_TOKEN_LIFETIME).
+        app.clock.advance(Duration::from_secs(5 * 60 + 1));
+        let posted = browser.post(app.url("/auth/authorize/consent")).form(&allow(&form)).send().await.unwrap();
+        assert_eq!(posted.status(), StatusCode::FORBIDDEN);
+        assert!(!posted.headers().contains_key("location"));
+        assert!(!silently_coded(&app, &browser, "spa", "openid profile email offline_access").await);
+        // A fresh page gives a fresh token.
+        let page = browser.get(app.authorize_url(&[])).send().await.unwrap();
+        let fresh = hidden_fields(&page.text().await.unwrap());
+        let posted = browser.post(app.url("/auth/authorize/consent")).form(&allow(&fresh)).send().await.unwrap();
+        assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    }
+);
+
+engine_test!(
+    async fn a_consent_token_from_another_browser_session_is_refused(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(false).await;
+        let browser = app.browser();
+        let old = consent_form(&app, &browser, &app.authorize_url(&[])).await;
+        // Signing in again starts another browser session; the CSRF cookie
+        // stays the same.
+        let new = consent_form(&app, &browser, &app.authorize_url(&[("prompt", "login")])).await;
+        let posted = browser.post(app.url("/auth/authorize/consent")).form(&allow(&old)).send().await.unwrap();
+        assert_eq!(posted.status(), StatusCode::FORBIDDEN);
+        assert!(!posted.headers().contains_key("location"));
+        assert!(!silently_coded(&app, &browser, "spa", "openid profile email offline_access").await);
+        let posted = browser.post(app.url("/auth/authorize/consent")).form(&allow(&new)).send().await.unwrap();
+        assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    }
+);

@@ -8,11 +8,14 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use idp_core::csrf::{ConsentSubject, CsrfCookie};
 use idp_core::scope::Scope;
+use idp_core::user::User;
 use idp_store::repo::browser_sessions::BrowserSession;
 use idp_store::repo::{clients, consents};
 
-use super::html::{cookie, error_page, form_fields, redirect, set_cookie};
+use super::cookies::{self, BrowserCookie, Cookies};
+use super::html::{error_page, form_fields, redirect};
 use super::pages::{self, LoginNotice};
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
@@ -20,9 +23,6 @@ use crate::oauth::authorize::{self, AuthorizationRequest, Policy, Prompt, Reject
 use crate::service::browser;
 use crate::service::login::{self, LoginError};
 use crate::state::AppState;
-
-/// The browser's CSRF cookie: a random value the form tokens are bound to.
-const CSRF_COOKIE: &str = "idp_csrf";
 
 type Page = Response;
 
@@ -113,23 +113,50 @@ fn continuation(request: &AuthorizationRequest) -> String {
     format!("/auth/authorize?{}", query.finish())
 }
 
-fn secure_attr(state: &AppState) -> &'static str {
-    if state.settings.issuer.starts_with("https://") { "; Secure" } else { "" }
+/// The browser's CSRF cookie, if this server minted it. A value the
+/// browser made up, or one planted for it, is no cookie at all.
+fn signed_csrf_cookie(state: &AppState, headers: &HeaderMap) -> Option<CsrfCookie> {
+    Cookies::of(state)
+        .get(headers, BrowserCookie::Csrf)
+        .and_then(|value| state.csrf.accept_cookie(value))
 }
 
-/// The browser's CSRF value, and the cookie to set when it had none.
-fn csrf_value(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
-    match cookie(headers, CSRF_COOKIE).filter(|v| (16..=64).contains(&v.len())) {
-        Some(value) => (value.to_owned(), None),
+/// The browser's CSRF cookie, or a new one and the `Set-Cookie` to send.
+fn csrf_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> (CsrfCookie, Option<cookie::Cookie<'static>>) {
+    match signed_csrf_cookie(state, headers) {
+        Some(csrf) => (csrf, None),
         None => {
-            let value = idp_core::random::token::<24>();
-            let set = format!(
-                "{CSRF_COOKIE}={value}; Path=/auth; HttpOnly; SameSite=Strict; Max-Age=3600{}",
-                secure_attr(state)
+            let csrf = state.csrf.mint_cookie();
+            let set = Cookies::of(state).build(
+                BrowserCookie::Csrf,
+                csrf.value().to_owned(),
+                cookies::CSRF_MAX_AGE,
             );
-            (value, Some(set))
+            (csrf, Some(set))
         }
     }
+}
+
+/// What a consent page asks for, and who is asked.
+fn consent_subject<'a>(
+    v: &'a Validated,
+    session: &BrowserSession,
+    user: &User,
+) -> ConsentSubject<'a> {
+    ConsentSubject {
+        browser_session: session.id,
+        user: user.id,
+        client_id: v.client.id.as_str(),
+        scope: &v.scope,
+        redirect_uri: &v.redirect_uri,
+    }
+}
+
+fn form_expired() -> Page {
+    error_page(StatusCode::FORBIDDEN, "The form expired. Go back to the application and try again.")
 }
 
 fn login_page(
@@ -141,12 +168,12 @@ fn login_page(
     notice: LoginNotice,
     username: &str,
 ) -> Page {
-    let (csrf, set) = csrf_value(state, headers);
+    let (csrf, set) = csrf_cookie(state, headers);
     let token = state.csrf.token(&csrf, "login");
     let mut page =
         pages::login(status, &v.client.name, request, &token, notice, username, &v.redirect_uri);
     if let Some(set) = set {
-        set_cookie(&mut page, set);
+        cookies::set(&mut page, &set);
     }
     page
 }
@@ -202,7 +229,8 @@ pub async fn authorize(
         Ok(v) => v,
         Err(page) => return page,
     };
-    let session = match browser::current(&state, cookie(&headers, browser::COOKIE)).await {
+    let session_cookie = Cookies::of(&state).get(&headers, BrowserCookie::Session);
+    let session = match browser::current(&state, session_cookie).await {
         Ok(session) => session,
         Err(e) => return internal(e),
     };
@@ -225,8 +253,11 @@ pub async fn authorize(
                     );
                 }
                 Ok(true) => {
-                    let (csrf, set) = csrf_value(&state, &headers);
-                    let token = state.csrf.token(&csrf, "consent");
+                    // The answer is good only for this request, this
+                    // browser session and a few minutes.
+                    let (csrf, set) = csrf_cookie(&state, &headers);
+                    let subject = consent_subject(&v, &browser_session, &user);
+                    let token = state.csrf.consent_token(&csrf, &subject, state.now());
                     let mut page = pages::consent(
                         &v.client.name,
                         &request,
@@ -236,7 +267,7 @@ pub async fn authorize(
                         &v.redirect_uri,
                     );
                     if let Some(set) = set {
-                        set_cookie(&mut page, set);
+                        cookies::set(&mut page, &set);
                     }
                     return page;
                 }
@@ -283,9 +314,9 @@ pub async fn login(
         Err(page) => return page,
     };
     let username = fields.get("username").unwrap_or_default();
-    let csrf_ok = cookie(&headers, CSRF_COOKIE)
+    let csrf_ok = signed_csrf_cookie(&state, &headers)
         .zip(fields.get("csrf_token"))
-        .is_some_and(|(cookie, token)| state.csrf.verify(cookie, "login", token));
+        .is_some_and(|(csrf, token)| state.csrf.verify(&csrf, "login", token));
     if !csrf_ok {
         return login_page(
             &state,
@@ -307,16 +338,12 @@ pub async fn login(
         Ok((_, cookie_value)) => {
             let mut response =
                 redirect(StatusCode::SEE_OTHER, &continuation(&request.after_login()));
-            let max_age = state.settings.session_max_lifetime.as_secs();
-            set_cookie(
-                &mut response,
-                format!(
-                    "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-                    browser::COOKIE,
-                    cookie_value.expose(),
-                    secure_attr(&state)
-                ),
+            let session_cookie = Cookies::of(&state).build(
+                BrowserCookie::Session,
+                cookie_value.expose().to_owned(),
+                state.settings.session_max_lifetime,
             );
+            cookies::set(&mut response, &session_cookie);
             response
         }
         Err(LoginError::InvalidCredentials | LoginError::Disabled | LoginError::Changed) => {
@@ -360,8 +387,8 @@ pub async fn login(
     }
 }
 
-/// POST of the consent form: `decision=allow|deny`, `csrf_token`, and the
-/// authorization request.
+/// POST of the consent form: `decision=allow|deny`, `csrf_token` (the
+/// consent token the page was shown with), and the authorization request.
 pub async fn consent(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -376,21 +403,24 @@ pub async fn consent(
         Ok(v) => v,
         Err(page) => return page,
     };
-    let csrf_ok = cookie(&headers, CSRF_COOKIE)
-        .zip(fields.get("csrf_token"))
-        .is_some_and(|(cookie, token)| state.csrf.verify(cookie, "consent", token));
-    if !csrf_ok {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "The form expired. Go back to the application and try again.",
-        );
-    }
-    let session = match browser::current(&state, cookie(&headers, browser::COOKIE)).await {
-        Ok(Some((session, _))) => session,
+    let Some(csrf) = signed_csrf_cookie(&state, &headers) else { return form_expired() };
+    let session_cookie = Cookies::of(&state).get(&headers, BrowserCookie::Session);
+    let (session, user) = match browser::current(&state, session_cookie).await {
+        Ok(Some(found)) => found,
         // Signed out meanwhile: start again from the login page.
         Ok(None) => return redirect(StatusCode::SEE_OTHER, &continuation(&request)),
         Err(e) => return internal(e),
     };
+    // The token must have been shown to this browser session and user, for
+    // this client, scope and redirect URI, a few minutes ago at most: a
+    // token minted for one request approves nothing else.
+    let subject = consent_subject(&v, &session, &user);
+    let token_ok = fields
+        .get("csrf_token")
+        .is_some_and(|token| state.csrf.verify_consent(&csrf, &subject, token, state.now()));
+    if !token_ok {
+        return form_expired();
+    }
     match fields.get("decision") {
         Some("allow") => {
             let previous =

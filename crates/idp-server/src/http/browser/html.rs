@@ -92,25 +92,6 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
     page(status, "Error", &body, &[])
 }
 
-/// Adds a `Set-Cookie` header.
-pub fn set_cookie(response: &mut Response, cookie: String) {
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-}
-
-/// A cookie's value from the request's `Cookie` header(s).
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 /// The `form-action` source for a redirect URI: its origin, or its scheme
 /// for a native app's private-use scheme.
 pub fn form_target(redirect_uri: &str) -> Option<String> {
@@ -141,14 +122,6 @@ mod tests {
             escape(r#"<script>alert("x" & 'y')</script>"#),
             "&lt;script&gt;alert(&quot;x&quot; &amp; &#x27;y&#x27;)&lt;/script&gt;"
         );
-    }
-
-    #[test]
-    fn cookies_are_found_among_others() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; idp_session=bs_x; b=2"));
-        assert_eq!(cookie(&headers, "idp_session"), Some("bs_x"));
-        assert_eq!(cookie(&headers, "missing"), None);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use idp_core::jose;
 use idp_core::token::IdClaims;
 use idp_store::repo::clients;
 
-use super::html::{cookie, error_page, form_fields, redirect, set_cookie};
+use super::cookies::{self, BrowserCookie, Cookies};
+use super::html::{error_page, form_fields, redirect};
 use super::pages;
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
@@ -107,7 +108,8 @@ pub async fn logout(
     };
     // End what there is to end; a failure is logged, and the browser is
     // still told to forget its cookie.
-    if let Some(cookie_value) = cookie(headers, browser::COOKIE) {
+    let jar = Cookies::of(state);
+    if let Some(cookie_value) = jar.get(headers, BrowserCookie::Session) {
         match browser::current(state, Some(cookie_value)).await {
             Ok(Some((session, user))) => {
                 if let Err(e) = browser::end(state, session.id, Some(user.id), origin).await {
@@ -141,10 +143,6 @@ pub async fn logout(
         // Logout §3); say so on our own page.
         None => pages::signed_out(),
     };
-    let secure = if state.settings.issuer.starts_with("https://") { "; Secure" } else { "" };
-    set_cookie(
-        &mut response,
-        format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", browser::COOKIE),
-    );
+    cookies::set(&mut response, &jar.removal(BrowserCookie::Session));
     response
 }

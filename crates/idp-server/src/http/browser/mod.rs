@@ -3,6 +3,7 @@
 //! assets, no JavaScript.
 
 pub(super) mod authorize;
+mod cookies;
 mod html;
 pub(super) mod logout;
 mod pages;
