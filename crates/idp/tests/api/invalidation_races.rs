@@ -9,7 +9,7 @@
 //! three live sessions behind.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[allow(unused_imports)]
@@ -29,9 +29,11 @@ async fn logins_racing(
     change: impl Future<Output = ()>,
 ) -> Vec<Tokens> {
     let stop = Arc::new(AtomicBool::new(false));
+    let logged_in = Arc::new(AtomicUsize::new(0));
     let mut racers = Vec::new();
     for _ in 0..RACERS {
         let (client, url, stop) = (app.client.clone(), app.url("/auth/token"), stop.clone());
+        let logged_in = logged_in.clone();
         let (username, password) = (username.to_owned(), password.to_owned());
         racers.push(tokio::spawn(async move {
             let mut got = Vec::new();
@@ -48,13 +50,19 @@ async fn logins_racing(
                     .unwrap();
                 if response.status() == StatusCode::OK {
                     got.push(Tokens::from_body(response.json().await.unwrap()));
+                    logged_in.fetch_add(1, Ordering::Relaxed);
                 }
             }
             got
         }));
     }
-    // Let the racers get going, so that some are mid-login when the change lands.
-    tokio::time::sleep(Duration::from_millis(40)).await;
+    // Let every racer log in once, so that they are in full swing (some
+    // mid-login) when the change lands, however slow the machine.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while logged_in.load(Ordering::Relaxed) < RACERS {
+        assert!(std::time::Instant::now() < deadline, "the racers could not log in");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     change.await;
     tokio::time::sleep(Duration::from_millis(40)).await;
     stop.store(true, Ordering::Relaxed);
