@@ -392,7 +392,7 @@ async fn may_assign(
         }
         granted.extend(roles::permissions_of_role(state.db.pool(), role.id).await?);
     }
-    actor.require_holds(state, &granted).await
+    actor.require_holds(state, &granted, "You cannot grant permissions you do not hold").await
 }
 
 /// Role names to roles; unknown names are a validation error listing them.

@@ -303,3 +303,54 @@ engine_test!(
         assert!(!role_now["permissions"].as_array().unwrap().contains(&json!("clients:write")));
     }
 );
+
+engine_test!(
+    async fn built_in_permissions_cannot_be_deleted_and_others_only_by_their_holders(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        for name in ["reports:read", "reports:write"] {
+            let created = app.call(Method::POST, "/admin/permissions", &admin, Some(json!({"name": name}))).await;
+            assert_eq!(created.status(), StatusCode::CREATED);
+        }
+        let listed = json(app.get_bearer("/admin/permissions", &admin).await).await;
+        let path_of = |name: &str| {
+            let found = listed.as_array().unwrap().iter().find(|p| p["name"] == name).unwrap();
+            format!("/admin/permissions/{}", found["id"].as_str().unwrap())
+        };
+
+        // Not even Admin deletes a permission the API checks: that would
+        // lock everyone out of its routes.
+        for name in ["users:read", "permissions:write"] {
+            let refused = app.call(Method::DELETE, &path_of(name), &admin, None).await;
+            assert_eq!(refused.status(), StatusCode::CONFLICT, "{name}");
+            assert_eq!(refused.headers()["content-type"], "application/problem+json");
+            assert_eq!(json(refused).await["detail"], format!("The built-in permission {name} cannot be deleted: the admin API checks it"));
+        }
+
+        // A delegate with permissions:write deletes only what it holds.
+        let role = json(app.call(Method::POST, "/admin/roles", &admin, Some(json!({"name": "Curator"}))).await).await;
+        let perms = json!({"permissions": ["permissions:read", "permissions:write", "reports:write"]});
+        let granted = app.call(Method::PUT, &format!("/admin/roles/{}/permissions", role["id"].as_str().unwrap()), &admin, Some(perms)).await;
+        assert_eq!(granted.status(), StatusCode::OK);
+        let mallory = app.create_user("mallory").await;
+        let assign = json!({"roles": ["User", "Curator"]});
+        let assigned = app.call(Method::PUT, &format!("/admin/users/{}/roles", mallory["id"].as_str().unwrap()), &admin, Some(assign)).await;
+        assert_eq!(assigned.status(), StatusCode::OK);
+        let mallory = app.login("mallory").await.access_token;
+
+        let not_held = app.call(Method::DELETE, &path_of("reports:read"), &mallory, None).await;
+        assert_eq!(not_held.status(), StatusCode::FORBIDDEN);
+        assert_eq!(json(not_held).await["detail"], "You cannot delete a permission you do not hold: reports:read.");
+        let built_in = app.call(Method::DELETE, &path_of("permissions:write"), &mallory, None).await;
+        assert_eq!(built_in.status(), StatusCode::CONFLICT);
+        let held = app.call(Method::DELETE, &path_of("reports:write"), &mallory, None).await;
+        assert_eq!(held.status(), StatusCode::NO_CONTENT);
+
+        // What was refused is still there, and the admin API still works.
+        let names: Vec<String> = json(app.get_bearer("/admin/permissions", &admin).await).await.as_array().unwrap()
+            .iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect();
+        assert!(names.contains(&"reports:read".to_owned()) && names.contains(&"users:read".to_owned()), "{names:?}");
+        assert!(!names.contains(&"reports:write".to_owned()));
+        assert_eq!(app.get_bearer("/admin/users", &admin).await.status(), StatusCode::OK);
+    }
+);
