@@ -15,6 +15,7 @@ mod authorize;
 mod browser;
 mod cli;
 mod crash;
+mod file_modes;
 mod health;
 mod hostile_input;
 mod jwt_attacks;
