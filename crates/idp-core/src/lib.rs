@@ -10,6 +10,7 @@ pub mod clock;
 pub mod csrf;
 pub mod ids;
 pub mod jose;
+pub mod log_text;
 pub mod opaque;
 pub mod password;
 pub mod pkce;

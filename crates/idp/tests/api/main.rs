@@ -20,6 +20,7 @@ mod health;
 mod hostile_input;
 mod jwt_attacks;
 mod keys;
+mod log_lines;
 mod machine_clients;
 mod migrations;
 mod multi_node;
