@@ -44,11 +44,7 @@ fn create_private_file(path: &Path) {
     use std::os::unix::fs::OpenOptionsExt as _;
     // An empty file is an empty SQLite database. A failure here (no such
     // folder, no right to write) is left for SQLite's own open to report.
-    let created = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path);
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
     if let Err(e) = created
         && e.kind() != std::io::ErrorKind::AlreadyExists
     {

@@ -48,9 +48,8 @@ fn migrate_creates_the_embedded_database_and_reports_status() {
     {
         // Password hashes and keys: for idp's user only, whatever the umask.
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = |p: &str| {
-            std::fs::metadata(dir.path().join(p)).unwrap().permissions().mode() & 0o777
-        };
+        let mode =
+            |p: &str| std::fs::metadata(dir.path().join(p)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode("data"), 0o700);
         assert_eq!(mode("data/idp.db"), 0o600);
         assert_eq!(mode("data/secret_key"), 0o600);

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use crate::helpers::*;
 
 fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 /// The database file and the two SQLite keeps beside it in WAL mode.
@@ -19,7 +23,10 @@ fn database_files(db: &Path) -> [PathBuf; 3] {
 }
 
 async fn serve(db: &Path) -> TestApp {
-    TestApp::builder(Engine::Sqlite).database_url(format!("sqlite://{}", db.display())).spawn().await
+    TestApp::builder(Engine::Sqlite)
+        .database_url(format!("sqlite://{}", db.display()))
+        .spawn()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

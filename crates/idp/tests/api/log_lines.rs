@@ -37,7 +37,11 @@ async fn logs_of_a_failed_login(format: &str) -> String {
     }
     let failed = http
         .post(format!("{base}/auth/token"))
-        .form(&[("grant_type", "password"), ("username", HOSTILE_LOGIN), ("password", "Wrong-pass-123")])
+        .form(&[
+            ("grant_type", "password"),
+            ("username", HOSTILE_LOGIN),
+            ("password", "Wrong-pass-123"),
+        ])
         .send()
         .await
         .unwrap();
@@ -54,12 +58,17 @@ async fn a_hostile_login_name_stays_on_its_log_line() {
         let logs = logs_of_a_failed_login(format).await;
         assert!(logs.contains("login.failed"), "{format}: the failure was audited:\n{logs}");
         for c in ['\r', '\u{85}', '\u{2028}', '\u{2029}', '\u{202e}'] {
-            assert!(!logs.contains(c), "{format}: U+{:04X} reached the log raw:\n{logs}", u32::from(c));
+            assert!(
+                !logs.contains(c),
+                "{format}: U+{:04X} reached the log raw:\n{logs}",
+                u32::from(c)
+            );
         }
         for line in logs.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
             assert!(!line.starts_with("forged"), "{format}: a forged line: {line}");
             if format == "json" && !line.is_empty() {
-                serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                serde_json::from_str::<serde_json::Value>(line)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
             }
         }
     }

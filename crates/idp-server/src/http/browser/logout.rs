@@ -151,7 +151,11 @@ async fn id_token_hint(state: &AppState, token: &str) -> Result<IdClaims, Respon
     let checked = state
         .keys
         .verify(|keys| {
-            jose::verify_signature_and_type::<IdClaims>(token, |kid| keys.verifier(kid), ID_TOKEN_TYP)
+            jose::verify_signature_and_type::<IdClaims>(
+                token,
+                |kid| keys.verifier(kid),
+                ID_TOKEN_TYP,
+            )
         })
         .await;
     let claims = match checked {
