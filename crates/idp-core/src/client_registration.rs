@@ -46,6 +46,11 @@ pub fn redirect_uri(uri: &str) -> Result<(), String> {
     if parsed.fragment().is_some() || uri.contains('#') {
         return Err("must not contain a fragment".into());
     }
+    // The parser defaults an empty port and accepts `:0`; neither names an
+    // endpoint (and the loopback any-port rule would not take them).
+    if crate::redirect_uri::written_port(uri).is_some_and(|p| !crate::redirect_uri::valid_port(p)) {
+        return Err("the port must be a number from 1 to 65535".into());
+    }
     match parsed.scheme() {
         "https" => Ok(()),
         "http" => match parsed.host_str() {
@@ -171,9 +176,24 @@ mod tests {
             "https://app.example.com/cb",
             "http://localhost:3000/cb",
             "http://127.0.0.1/cb",
+            "http://127.0.0.1:65535/cb",
+            "http://[::1]:1/cb",
+            "https://app.example.com:8443/cb",
             "com.example.app:/oauth",
         ] {
             assert!(redirect_uri(ok).is_ok(), "{ok}");
+        }
+        for bad_port in [
+            "http://127.0.0.1:99999/cb",
+            "http://127.0.0.1:0/cb",
+            "http://127.0.0.1:/cb",
+            "http://127.0.0.1:+80/cb",
+            "http://[::1]:0/cb",
+            "https://app.example.com:/cb",
+            "https://app.example.com:0/cb",
+            "https://app.example.com:65536/cb",
+        ] {
+            assert!(redirect_uri(bad_port).is_err(), "{bad_port}");
         }
         for bad in [
             "javascript:alert(1)",

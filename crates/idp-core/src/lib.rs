@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod error_text;
 pub mod ids;
 pub mod jose;
+pub mod log_text;
 pub mod opaque;
 pub mod password;
 pub mod pkce;

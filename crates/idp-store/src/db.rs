@@ -12,6 +12,7 @@ use idp_core::clock::DurationObserver;
 
 use crate::StoreError;
 use crate::group_commit::RotationQueue;
+use crate::sqlite_files;
 
 /// Which engine a URL points at. Almost every statement is shared; this is
 /// consulted only where SQLite and PostgreSQL really differ (connection
@@ -153,15 +154,17 @@ impl Db {
         let dialect = Dialect::from_url(url).ok_or(StoreError::UnsupportedUrl)?;
         let url = match dialect {
             Dialect::Sqlite => {
-                // SQLite creates the file but not its folder (`data/` on a
-                // fresh machine).
-                if let Some(dir) = sqlite_path(url).as_deref().and_then(std::path::Path::parent)
-                    && !dir.as_os_str().is_empty()
-                {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| StoreError::CreateDir(dir.display().to_string(), e))?;
+                let url_with_create = sqlite_url_with_create(url);
+                if let Some(path) = sqlite_path(url) {
+                    // SQLite creates the file but not its folder (`data/` on
+                    // a fresh machine).
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        sqlite_files::create_private_dir(dir)
+                            .map_err(|e| StoreError::CreateDir(dir.display().to_string(), e))?;
+                    }
+                    sqlite_files::secure(&path, url_with_create.contains("mode=rwc"));
                 }
-                sqlite_url_with_create(url)
+                url_with_create
             }
             Dialect::Postgres => url.to_owned(),
         };

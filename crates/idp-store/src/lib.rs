@@ -7,8 +7,10 @@ mod error;
 mod group_commit;
 pub mod migrate;
 pub mod repo;
+mod sqlite_files;
 
 pub use db::{Db, Dialect, Exclusive, PoolSettings, Transaction, sqlite_path};
 pub use error::StoreError;
+pub use sqlite_files::create_private_dir;
 /// What repository functions run on: the pool, or `&mut **tx`.
 pub use sqlx::any::AnyExecutor;

@@ -23,5 +23,6 @@ pub use keys::SigningKey;
 pub use seal::KeyEncryptionKey;
 pub use token_hash::left_half_hash;
 pub use verify::{
-    ANY_AUDIENCE, Expectations, VerifyError, VerifyingKey, verify, verify_signature_only,
+    ANY_AUDIENCE, Expectations, VerifyError, VerifyingKey, verify, verify_signature_and_type,
+    verify_signature_only,
 };

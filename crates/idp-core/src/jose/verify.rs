@@ -196,6 +196,19 @@ pub fn verify_signature_only<C: DeserializeOwned>(
     serde_json::from_value(claims).map_err(|_| VerifyError::Malformed)
 }
 
+/// [`verify_signature_only`] plus the header `typ`: for a token whose age
+/// does not matter but whose kind does — logout's `id_token_hint` is an ID
+/// token, expired or not (OIDC RP-Initiated Logout §2), never an access
+/// token (`at+jwt`, RFC 9068 §2.1).
+pub fn verify_signature_and_type<C: DeserializeOwned>(
+    token: &str,
+    keys: impl Fn(&str) -> Option<Arc<VerifyingKey>>,
+    typ: &str,
+) -> Result<C, VerifyError> {
+    let claims = signed_claims(token, &keys, Some(typ))?;
+    serde_json::from_value(claims).map_err(|_| VerifyError::Malformed)
+}
+
 #[derive(Deserialize)]
 struct JoseHeader {
     alg: String,

@@ -45,7 +45,8 @@ fn load_or_create(path: &Path) -> Result<SecretString, ConfigError> {
         }
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        // The database's folder, which it shares: private (see idp_store).
+        idp_store::create_private_dir(dir).map_err(|e| {
             ConfigError::new(setting, format!("cannot create {} ({e})", dir.display()))
         })?;
     }
@@ -77,8 +78,9 @@ mod tests {
 
     #[test]
     fn a_generated_key_is_kept_private_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/idp.db", dir.path().display());
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("srv/data");
+        let url = format!("sqlite://{}/idp.db", dir.display());
         let first = load_or_create_beside(&url).unwrap();
         let second = load_or_create_beside(&url).unwrap();
         assert_eq!(first.expose_secret(), second.expose_secret());
@@ -86,8 +88,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir.join(FILE_NAME)), 0o600);
+            // The folders it created (shared with the database) too.
+            assert_eq!(mode(&dir), 0o700);
+            assert_eq!(mode(&root.path().join("srv")), 0o700);
         }
     }
 

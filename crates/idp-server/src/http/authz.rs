@@ -81,8 +81,10 @@ macro_rules! permissions {
             }
         )*
 
-        /// Every permission a guard can name (seeded by `idp seed`).
-        pub const GUARDED_PERMISSIONS: &[&str] = &[$($name),*];
+        /// Every permission a guard can name; the service layer knows them
+        /// as `service::seed::PERMISSIONS` (built in: seeded, undeletable).
+        #[cfg(test)]
+        const GUARDED_PERMISSIONS: &[&str] = &[$($name),*];
     };
 }
 
@@ -102,13 +104,16 @@ permissions! {
 
 #[cfg(test)]
 mod tests {
+    /// A guarded permission missing from the built-in list could be deleted,
+    /// locking everyone out of its routes; a built-in one no guard checks
+    /// would be kept for nothing.
     #[test]
-    fn every_guarded_permission_is_seeded() {
-        for name in super::GUARDED_PERMISSIONS {
-            assert!(
-                crate::service::seed::PERMISSIONS.iter().any(|(p, _)| p == name),
-                "{name} is not seeded"
-            );
-        }
+    fn the_guarded_permissions_are_the_built_in_ones() {
+        let mut guarded: Vec<&str> = super::GUARDED_PERMISSIONS.to_vec();
+        let mut built_in: Vec<&str> =
+            crate::service::seed::PERMISSIONS.iter().map(|(p, _)| *p).collect();
+        guarded.sort_unstable();
+        built_in.sort_unstable();
+        assert_eq!(guarded, built_in);
     }
 }

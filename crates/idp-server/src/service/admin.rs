@@ -50,28 +50,39 @@ impl Actor {
         }
     }
 
-    /// Refuses to grant permissions the actor does not hold itself, so that
-    /// `roles:write` or `users:write` cannot be widened into more.
+    /// Whether the actor is the user `id` acting on their own account.
+    pub fn is(&self, id: UserId) -> bool {
+        self.user == Some(id)
+    }
+
+    /// Refuses unless the actor holds every one of `permissions` (the
+    /// command line holds them all), so that a permission to manage
+    /// something cannot be widened into more: granting what the actor
+    /// lacks, or reaching a user who holds it. `refusal` starts the 403's
+    /// text, which goes on to list what is missing.
     pub async fn require_holds(
         &self,
         state: &AppState,
         permissions: &[String],
+        refusal: &str,
     ) -> Result<(), ManageError> {
         let Some(id) = self.user else { return Ok(()) };
+        if permissions.is_empty() {
+            return Ok(());
+        }
         let held = users::roles_of(state.db.pool(), id).await?;
         let granted = roles::permissions_of(state.db.pool(), id, &held).await?;
-        let missing: Vec<&str> = permissions
+        let mut missing: Vec<&str> = permissions
             .iter()
             .filter(|p| !granted.iter().any(|g| g.eq_ignore_ascii_case(p)))
             .map(String::as_str)
             .collect();
+        missing.sort_unstable();
+        missing.dedup();
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(ManageError::Forbidden(format!(
-                "You cannot grant permissions you do not hold: {}.",
-                missing.join(", ")
-            )))
+            Err(ManageError::Forbidden(format!("{refusal}: {}.", missing.join(", "))))
         }
     }
 

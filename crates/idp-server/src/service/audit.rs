@@ -13,18 +13,21 @@ pub async fn write(tx: &mut Transaction, events: &[AuditEvent]) -> Result<(), St
     Ok(())
 }
 
-/// Logs the events; call after the transaction committed.
+/// Logs the events; call after the transaction committed. Their text comes
+/// partly from requests (a login name, a client id), so it is escaped to
+/// stay on one line (`log_text`); the stored row keeps it as it was.
 pub fn emit(events: &[AuditEvent]) {
+    use idp_core::log_text::{escape, json};
     for e in events {
         tracing::info!(
             target: "audit",
             event = %e.kind,
             outcome = e.outcome.as_str(),
-            actor = e.actor_id.as_deref(),
-            subject = e.subject_id.as_deref(),
-            client = e.client_id.as_deref(),
-            ip = e.ip.as_deref(),
-            details = %e.details,
+            actor = e.actor_id.as_deref().map(escape).as_deref(),
+            subject = e.subject_id.as_deref().map(escape).as_deref(),
+            client = e.client_id.as_deref().map(escape).as_deref(),
+            ip = e.ip.as_deref().map(escape).as_deref(),
+            details = %json(&e.details),
             "audit"
         );
     }

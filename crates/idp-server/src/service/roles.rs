@@ -10,7 +10,7 @@ use idp_store::repo::roles::{self, ADMIN_ROLE, DEFAULT_USER_ROLE, Role};
 use idp_store::repo::{sessions, users};
 
 use super::admin::{Actor, ManageError};
-use super::audit;
+use super::{audit, seed};
 use crate::state::AppState;
 
 /// A role with the names of the permissions it grants.
@@ -118,7 +118,7 @@ pub async fn set_role_permissions(
     wanted.dedup();
     let current = roles::permissions_of_role(&mut *tx, id).await?;
     let added: Vec<String> = wanted.iter().filter(|p| !current.contains(p)).cloned().collect();
-    actor.require_holds(state, &added).await?;
+    actor.require_holds(state, &added, "You cannot grant permissions you do not hold").await?;
     if current == wanted {
         // Nothing to change: no write, no audit event.
         tx.rollback().await?;
@@ -170,6 +170,8 @@ pub async fn create_permission(
     Ok(permission)
 }
 
+/// Built-in permissions (those the guards check) cannot be deleted, and
+/// others only by an actor who holds them.
 pub async fn delete_permission(
     state: &AppState,
     actor: &Actor,
@@ -179,6 +181,21 @@ pub async fn delete_permission(
     let mut tx = state.db.begin_write().await?;
     let permission =
         permissions::find(&mut *tx, id).await?.ok_or(ManageError::NotFound("permission"))?;
+    if seed::is_built_in_permission(&permission.name) {
+        return Err(ManageError::Refused(format!(
+            "The built-in permission {} cannot be deleted: the admin API checks it",
+            permission.name
+        )));
+    }
+    // Deleting takes the permission from every role that grants it; only
+    // someone who holds it may decide that it is no longer needed.
+    actor
+        .require_holds(
+            state,
+            std::slice::from_ref(&permission.name),
+            "You cannot delete a permission you do not hold",
+        )
+        .await?;
     permissions::delete(&mut *tx, id).await?;
     let events =
         [actor.event(EventKind::PermissionDeleted, now).detail("permission", permission.name)];

@@ -11,7 +11,10 @@ use idp_store::repo::users;
 use super::admin::{Actor, ManageError};
 use crate::state::AppState;
 
-/// The permissions the admin API checks, with what they allow.
+/// The built-in permissions, with what they allow: exactly the ones the
+/// admin API's guards check (a test in `http::authz` holds the two lists
+/// together). They cannot be deleted: without them no one, not even
+/// `Admin`, could reach the admin API until the next `idp seed`.
 pub const PERMISSIONS: &[(&str, &str)] = &[
     ("users:read", "List and read users"),
     ("users:write", "Create, change, disable and delete users"),
@@ -25,6 +28,11 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("sessions:write", "End users' sessions"),
     ("audit:read", "Read the audit log"),
 ];
+
+/// Whether `name` is one of the built-in [`PERMISSIONS`].
+pub fn is_built_in_permission(name: &str) -> bool {
+    PERMISSIONS.iter().any(|(p, _)| p.eq_ignore_ascii_case(name))
+}
 
 /// What a seed run did.
 #[derive(Debug, Default)]

@@ -366,17 +366,34 @@ pub async fn end_session(
     Ok(())
 }
 
-/// An administrator's account is changed only by an administrator. Returns
-/// the roles the target holds.
+/// Another user's account is changed only by an actor who holds everything
+/// the user holds: `Admin` for an administrator's account, and every
+/// permission the user's roles grant. Otherwise `users:write` would reach
+/// an account with more rights than the actor's — a changed email address
+/// or password is a takeover. As for assigning roles (`may_assign`), a
+/// manager's reach stops at what they hold. A user acting on their own
+/// account gains nothing this way and is not restricted. Returns the roles
+/// the target holds.
 async fn may_manage(
     state: &AppState,
     actor: &Actor,
     target: UserId,
 ) -> Result<Vec<String>, ManageError> {
     let held = users::roles_of(state.db.pool(), target).await?;
+    if actor.is(target) {
+        return Ok(held);
+    }
     if held.iter().any(|r| r.eq_ignore_ascii_case(roles::ADMIN_ROLE)) {
         actor.require_admin(state, "change an administrator's account").await?;
     }
+    let permissions = roles::permissions_of(state.db.pool(), target, &held).await?;
+    actor
+        .require_holds(
+            state,
+            &permissions,
+            "You cannot change a user who holds permissions you do not hold",
+        )
+        .await?;
     Ok(held)
 }
 
@@ -399,7 +416,7 @@ async fn may_assign(
         }
         granted.extend(roles::permissions_of_role(state.db.pool(), role.id).await?);
     }
-    actor.require_holds(state, &granted).await
+    actor.require_holds(state, &granted, "You cannot grant permissions you do not hold").await
 }
 
 /// Role names to roles; unknown names are a validation error listing them.

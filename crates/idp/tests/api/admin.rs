@@ -303,3 +303,129 @@ engine_test!(
         assert!(!role_now["permissions"].as_array().unwrap().contains(&json!("clients:write")));
     }
 );
+
+engine_test!(
+    async fn built_in_permissions_cannot_be_deleted_and_others_only_by_their_holders(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        for name in ["reports:read", "reports:write"] {
+            let created = app.call(Method::POST, "/admin/permissions", &admin, Some(json!({"name": name}))).await;
+            assert_eq!(created.status(), StatusCode::CREATED);
+        }
+        let listed = json(app.get_bearer("/admin/permissions", &admin).await).await;
+        let path_of = |name: &str| {
+            let found = listed.as_array().unwrap().iter().find(|p| p["name"] == name).unwrap();
+            format!("/admin/permissions/{}", found["id"].as_str().unwrap())
+        };
+
+        // Not even Admin deletes a permission the API checks: that would
+        // lock everyone out of its routes.
+        for name in ["users:read", "permissions:write"] {
+            let refused = app.call(Method::DELETE, &path_of(name), &admin, None).await;
+            assert_eq!(refused.status(), StatusCode::CONFLICT, "{name}");
+            assert_eq!(refused.headers()["content-type"], "application/problem+json");
+            assert_eq!(json(refused).await["detail"], format!("The built-in permission {name} cannot be deleted: the admin API checks it"));
+        }
+
+        // A delegate with permissions:write deletes only what it holds.
+        let role = json(app.call(Method::POST, "/admin/roles", &admin, Some(json!({"name": "Curator"}))).await).await;
+        let perms = json!({"permissions": ["permissions:read", "permissions:write", "reports:write"]});
+        let granted = app.call(Method::PUT, &format!("/admin/roles/{}/permissions", role["id"].as_str().unwrap()), &admin, Some(perms)).await;
+        assert_eq!(granted.status(), StatusCode::OK);
+        let mallory = app.create_user("mallory").await;
+        let assign = json!({"roles": ["User", "Curator"]});
+        let assigned = app.call(Method::PUT, &format!("/admin/users/{}/roles", mallory["id"].as_str().unwrap()), &admin, Some(assign)).await;
+        assert_eq!(assigned.status(), StatusCode::OK);
+        let mallory = app.login("mallory").await.access_token;
+
+        let not_held = app.call(Method::DELETE, &path_of("reports:read"), &mallory, None).await;
+        assert_eq!(not_held.status(), StatusCode::FORBIDDEN);
+        assert_eq!(json(not_held).await["detail"], "You cannot delete a permission you do not hold: reports:read.");
+        let built_in = app.call(Method::DELETE, &path_of("permissions:write"), &mallory, None).await;
+        assert_eq!(built_in.status(), StatusCode::CONFLICT);
+        let held = app.call(Method::DELETE, &path_of("reports:write"), &mallory, None).await;
+        assert_eq!(held.status(), StatusCode::NO_CONTENT);
+
+        // What was refused is still there, and the admin API still works.
+        let names: Vec<String> = json(app.get_bearer("/admin/permissions", &admin).await).await.as_array().unwrap()
+            .iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect();
+        assert!(names.contains(&"reports:read".to_owned()) && names.contains(&"users:read".to_owned()), "{names:?}");
+        assert!(!names.contains(&"reports:write".to_owned()));
+        assert_eq!(app.get_bearer("/admin/users", &admin).await.status(), StatusCode::OK);
+    }
+);
+
+engine_test!(
+    async fn users_write_reaches_only_users_whose_permissions_the_actor_holds(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        let id_of = |user: &serde_json::Value| user["id"].as_str().unwrap().to_owned();
+        let role_with = |name: &'static str, permissions: serde_json::Value| {
+            let (app, admin) = (&app, &admin);
+            async move {
+                let role = json(app.call(Method::POST, "/admin/roles", admin, Some(json!({"name": name}))).await).await;
+                let path = format!("/admin/roles/{}/permissions", role["id"].as_str().unwrap());
+                let set = app.call(Method::PUT, &path, admin, Some(json!({"permissions": permissions}))).await;
+                assert_eq!(set.status(), StatusCode::OK);
+                path
+            }
+        };
+        let assign = |user: String, roles: serde_json::Value| {
+            let (app, admin) = (&app, &admin);
+            async move {
+                let assigned = app.call(Method::PUT, &format!("/admin/users/{user}/roles"), admin, Some(json!({"roles": roles}))).await;
+                assert_eq!(assigned.status(), StatusCode::OK);
+            }
+        };
+        let helpdesk = role_with("Helpdesk", json!(["users:read", "users:write", "roles:read", "roles:write", "sessions:read", "sessions:write"])).await;
+        role_with("Auditor", json!(["audit:read"])).await;
+        let mallory = id_of(&app.create_user("mallory").await);
+        assign(mallory.clone(), json!(["User", "Helpdesk"])).await;
+        let carol = id_of(&app.create_user("carol").await);
+        assign(carol.clone(), json!(["User", "Auditor"])).await;
+        let bob = id_of(&app.create_user("bob").await);
+        let carol_tokens = app.login("carol").await;
+        let mallory_token = app.login("mallory").await.access_token;
+
+        // Carol holds audit:read, which mallory lacks: every change of her
+        // account is refused, and nothing changes.
+        let sid = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(&carol_tokens.access_token).unwrap().claims["sid"].as_str().unwrap().to_owned();
+        let user_path = format!("/admin/users/{carol}");
+        let attempts = [
+            (Method::PATCH, user_path.clone(), Some(json!({"email": "mallory+carol@example.com"}))),
+            (Method::PATCH, user_path.clone(), Some(json!({"name": "Carol"}))),
+            (Method::PATCH, user_path.clone(), Some(json!({"disabled": true}))),
+            (Method::PUT, format!("{user_path}/roles"), Some(json!({"roles": ["User"]}))),
+            (Method::DELETE, format!("{user_path}/sessions/{sid}"), None),
+            (Method::DELETE, user_path.clone(), None),
+        ];
+        for (method, path, body) in attempts {
+            let refused = app.call(method.clone(), &path, &mallory_token, body).await;
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{method} {path}");
+            assert_eq!(json(refused).await["detail"], "You cannot change a user who holds permissions you do not hold: audit:read.");
+        }
+        let as_mallory = idp_server::service::admin::Actor::user(mallory.parse().unwrap(), Default::default());
+        let password = idp_server::service::users::set_password(&app.state, &as_mallory, carol.parse().unwrap(), "Taken-0ver-pass!".into()).await;
+        assert!(matches!(password, Err(idp_server::service::admin::ManageError::Forbidden(_))), "{password:?}");
+        let carol_now = json(app.get_bearer(&user_path, &admin).await).await;
+        assert_eq!((carol_now["email"].as_str(), carol_now["disabled"].as_bool()), (Some("carol@example.com"), Some(false)));
+        assert_eq!(carol_now["roles"], json!(["Auditor", "User"]));
+        assert_eq!(app.get_bearer("/auth/me", &carol_tokens.access_token).await.status(), StatusCode::OK, "her session lives");
+
+        // Users who hold nothing mallory lacks are hers to manage, herself included.
+        let bob_changed = app.call(Method::PATCH, &format!("/admin/users/{bob}"), &mallory_token, Some(json!({"email": "bob2@example.com"}))).await;
+        assert_eq!(bob_changed.status(), StatusCode::OK);
+        let own = app.call(Method::PATCH, &format!("/admin/users/{mallory}"), &mallory_token, Some(json!({"name": "Mallory"}))).await;
+        assert_eq!(own.status(), StatusCode::OK);
+
+        // Once mallory holds audit:read too, carol is within reach.
+        let widened = json!({"permissions": ["users:read", "users:write", "roles:read", "roles:write", "sessions:read", "sessions:write", "audit:read"]});
+        assert_eq!(app.call(Method::PUT, &helpdesk, &admin, Some(widened)).await.status(), StatusCode::OK);
+        let renamed = app.call(Method::PATCH, &user_path, &mallory_token, Some(json!({"name": "Carol"}))).await;
+        assert_eq!(renamed.status(), StatusCode::OK);
+
+        // The command line acts with every right.
+        let cli = idp_server::service::admin::Actor::cli();
+        idp_server::service::users::set_password(&app.state, &cli, carol.parse().unwrap(), "Reset-by-0perator!".into()).await.unwrap();
+    }
+);

@@ -44,6 +44,16 @@ fn migrate_creates_the_embedded_database_and_reports_status() {
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
     assert!(dir.path().join("data/idp.db").exists());
     assert!(dir.path().join("data/secret_key").exists());
+    #[cfg(unix)]
+    {
+        // Password hashes and keys: for idp's user only, whatever the umask.
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode =
+            |p: &str| std::fs::metadata(dir.path().join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("data"), 0o700);
+        assert_eq!(mode("data/idp.db"), 0o600);
+        assert_eq!(mode("data/secret_key"), 0o600);
+    }
 
     let status = idp().current_dir(dir.path()).args(["migrate", "status"]).output().unwrap();
     let text = String::from_utf8(status.stdout).unwrap();

@@ -142,6 +142,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Serves the database at `url`, which the test owns (and removes).
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
+        self
+    }
+
     pub fn setting(mut self, name: &str, value: impl Into<String>) -> Self {
         self.settings.insert(name.to_owned(), value.into());
         self

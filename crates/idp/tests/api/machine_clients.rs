@@ -150,6 +150,43 @@ engine_test!(
     }
 );
 
+engine_test!(
+    async fn logout_takes_only_an_id_token_we_issued_as_its_hint(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        let tokens = app.login("alice").await;
+        let logout = |hint: String| {
+            let app = &app;
+            async move { app.get(&format!("/auth/logout?id_token_hint={hint}")).await }
+        };
+        let refused = |response: reqwest::Response| async move {
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+            let page = response.text().await.unwrap();
+            assert!(page.contains("not an ID token issued by this server"), "{page}");
+        };
+
+        // An access token names the session (`sid`) too, but whoever holds
+        // one — a resource server — must not end the session with it.
+        refused(logout(tokens.access_token.clone()).await).await;
+        // Nor does our signature with the ID token's `typ` make one: the
+        // audience must be a client of ours (the access token's claims,
+        // whose `aud` is the issuer, signed as an ID token).
+        use base64::Engine as _;
+        let payload = tokens.access_token.split('.').nth(1).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let typed = app.state.keys.current().signer().sign_jwt(idp_core::token::ID_TOKEN_TYP, &claims).unwrap();
+        refused(logout(typed).await).await;
+        let refreshed = app.refresh(&tokens.refresh_token).await;
+        assert_eq!(refreshed.status(), StatusCode::OK, "the session lives on");
+        let rotated = Tokens::from_body(json(refreshed).await);
+
+        // The ID token of that sign-in is the hint that ends it.
+        let out = logout(tokens.id_token.clone().unwrap()).await;
+        assert_eq!(out.status(), StatusCode::OK, "the signed-out page");
+        assert_eq!(json(app.refresh(&rotated.refresh_token).await).await["error"], "invalid_grant");
+    }
+);
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

@@ -405,6 +405,29 @@ fn signature_only_skips_claims_and_typ_but_not_the_signature() {
 }
 
 #[test]
+fn signature_and_type_skips_claims_but_not_the_type() {
+    let key = loaded(EC_SEC1, Algorithm::ES256);
+    let keys = || keyring(vec![key.verifying_key().unwrap()]);
+    let expired = json!({"iss": ISSUER, "aud": "client", "exp": 1});
+    let id_token = key.sign_jwt("JWT", &expired).unwrap();
+    assert_eq!(verify_signature_and_type::<Value>(&id_token, keys(), "JWT"), Ok(expired.clone()));
+    for typ in ["at+jwt", "", "logout+jwt"] {
+        let other = key.sign_jwt(typ, &expired).unwrap();
+        assert_eq!(
+            verify_signature_and_type::<Value>(&other, keys(), "JWT"),
+            Err(VerifyError::WrongType),
+            "{typ:?}"
+        );
+    }
+    let (input, _) = id_token.rsplit_once('.').unwrap();
+    let forged_signature = format!("{input}.{}", b64(&[0; 64]));
+    assert_eq!(
+        verify_signature_and_type::<Value>(&forged_signature, keys(), "JWT"),
+        Err(VerifyError::BadSignature)
+    );
+}
+
+#[test]
 fn jwks_must_be_signing_keys_that_fit_their_algorithm() {
     let [rsa, ec, ed] = fixed_keys();
     for key in [&rsa, &ec, &ed] {

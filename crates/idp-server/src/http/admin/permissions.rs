@@ -78,7 +78,7 @@ pub async fn get(
 }
 
 #[utoipa::path(delete, path = "/admin/permissions/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 404)))]
+    params(("id" = String, Path)), responses((status = 204), (status = 403), (status = 404), (status = 409)))]
 pub async fn delete(
     State(state): State<AppState>,
     Require(admin, ..): Require<PermissionsWrite>,

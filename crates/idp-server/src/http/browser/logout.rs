@@ -4,7 +4,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use idp_core::jose;
-use idp_core::token::IdClaims;
+use idp_core::token::{ID_TOKEN_TYP, IdClaims};
 use idp_store::repo::clients;
 
 use super::cookies::{self, BrowserCookie, Cookies};
@@ -67,23 +67,10 @@ pub async fn logout(
     status: StatusCode,
 ) -> Response {
     let hint = match fields.get("id_token_hint") {
-        Some(token) => {
-            let checked = state
-                .keys
-                .verify(|keys| {
-                    jose::verify_signature_only::<IdClaims>(token, |kid| keys.verifier(kid))
-                })
-                .await;
-            match checked {
-                Ok(claims) if claims.iss == state.settings.issuer => Some(claims),
-                _ => {
-                    return error_page(
-                        StatusCode::BAD_REQUEST,
-                        "The id_token_hint was not issued by this server.",
-                    );
-                }
-            }
-        }
+        Some(token) => match id_token_hint(state, token).await {
+            Ok(claims) => Some(claims),
+            Err(page) => return page,
+        },
         None => None,
     };
     let client_id = match (fields.get("client_id"), hint.as_ref().map(|h| h.aud.as_str())) {
@@ -145,4 +132,43 @@ pub async fn logout(
     };
     cookies::set(&mut response, &jar.removal(BrowserCookie::Session));
     response
+}
+
+/// The hint must be an ID token we issued (OIDC RP-Initiated Logout §2;
+/// expired is fine): our signature, the ID token's `typ` — an access token
+/// (`at+jwt`) names a session too, but whoever holds one, a resource server
+/// for instance, must not be able to end it — our issuer, and as audience a
+/// client of ours.
+async fn id_token_hint(state: &AppState, token: &str) -> Result<IdClaims, Response> {
+    let not_ours = || {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "The id_token_hint is not an ID token issued by this server.",
+        )
+    };
+    let checked = state
+        .keys
+        .verify(|keys| {
+            jose::verify_signature_and_type::<IdClaims>(
+                token,
+                |kid| keys.verifier(kid),
+                ID_TOKEN_TYP,
+            )
+        })
+        .await;
+    let claims = match checked {
+        Ok(claims) if claims.iss == state.settings.issuer && claims.aud.len() <= 255 => claims,
+        _ => return Err(not_ours()),
+    };
+    match clients::find(state.db.pool(), &claims.aud).await {
+        Ok(Some(_)) => Ok(claims),
+        Ok(None) => Err(not_ours()),
+        Err(e) => {
+            tracing::error!(error = %e, "logout: client lookup failed");
+            Err(error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The id_token_hint could not be checked; try again shortly.",
+            ))
+        }
+    }
 }
