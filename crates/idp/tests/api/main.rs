@@ -14,6 +14,7 @@ mod audit;
 mod authorize;
 mod browser;
 mod cli;
+mod connections;
 mod crash;
 mod health;
 mod hostile_input;
