@@ -26,6 +26,16 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
+/// After a response that leaves part of the request unread, the server
+/// half-closes and keeps reading (and dropping) what the client still
+/// sends, up to this much …
+const LINGER_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// … for at most this long, before it closes the socket. Closing with
+/// unread data in the socket makes the kernel answer with a reset, which
+/// can destroy the response in the client's buffers before it is read
+/// (RFC 9112 §9.6).
+const LINGER_TIME: Duration = Duration::from_secs(5);
+
 /// How long a connection may wait in each stage.
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
@@ -52,6 +62,8 @@ pub struct ConnectionState {
     /// Eviction or shutdown asked the connection to close.
     closing: AtomicBool,
     close_requested: Notify,
+    /// The last response left part of its request unread.
+    linger: AtomicBool,
     /// The connection's task, parked on a read: woken when the connection
     /// goes idle, so that the read arms the idle deadline (hyper does not
     /// poll the read again by itself once the response is out).
@@ -70,6 +82,7 @@ impl ConnectionState {
             epoch,
             closing: AtomicBool::new(false),
             close_requested: Notify::new(),
+            linger: AtomicBool::new(false),
             reader: Mutex::new(None),
         };
         state.enter(HEADERS);
@@ -147,23 +160,37 @@ impl ConnectionState {
     pub async fn close_requested(&self) {
         self.close_requested.notified().await;
     }
+
+    /// The response being sent leaves request bytes unread: drain them
+    /// when the connection closes after it.
+    pub fn linger_on_close(&self) {
+        self.linger.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A client socket that fails its reads when the connection's deadline
-/// passes (hyper then drops the connection), and fails its writes when the
-/// client stops reading for the idle timeout.
+/// passes (hyper then drops the connection), fails its writes when the
+/// client stops reading for the idle timeout, and closes in stages when
+/// the last request was not read to its end.
 #[derive(Debug)]
 pub struct GuardedStream {
     inner: TcpStream,
     state: Arc<ConnectionState>,
     timeouts: Timeouts,
-    /// The read deadline.
+    /// The read deadline, or the end of lingering.
     timer: Pin<Box<Sleep>>,
     timer_set_for: Option<Instant>,
     /// Since when writes have made no progress: a client that stops
     /// reading our response is cut off after the idle timeout.
     write_stalled_since: Option<Instant>,
     write_timer: Pin<Box<Sleep>>,
+    linger: Option<Linger>,
+}
+
+#[derive(Debug)]
+struct Linger {
+    until: Instant,
+    drained: u64,
 }
 
 impl GuardedStream {
@@ -177,6 +204,7 @@ impl GuardedStream {
             timer_set_for: None,
             write_stalled_since: None,
             write_timer: Box::pin(tokio::time::sleep_until(now)),
+            linger: None,
         }
     }
 
@@ -212,6 +240,34 @@ impl GuardedStream {
                     )));
                 }
                 Poll::Pending
+            }
+        }
+    }
+
+    /// Reads and drops what the client still sends after our half-close,
+    /// until it closes its side, the bounds are reached, or the server is
+    /// asked to close the connection at once.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let now = Instant::now();
+        let until =
+            self.linger.get_or_insert(Linger { until: now + LINGER_TIME, drained: 0 }).until;
+        let mut scratch = [0u8; 8 * 1024];
+        loop {
+            let drained = self.linger.as_ref().map_or(0, |l| l.drained);
+            if drained >= LINGER_MAX_BYTES || self.state.is_closing() {
+                return Poll::Ready(());
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(()),
+                Poll::Ready(Ok(())) => {
+                    let n = u64::try_from(buf.filled().len()).unwrap_or(u64::MAX);
+                    if let Some(linger) = self.linger.as_mut() {
+                        linger.drained = linger.drained.saturating_add(n);
+                    }
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => return self.poll_timer(cx, until),
             }
         }
     }
@@ -280,7 +336,16 @@ impl AsyncWrite for GuardedStream {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }
 
+    /// hyper calls this when it closes the connection after a response.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        if this.linger.is_none() {
+            ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+            if !this.state.linger.load(Ordering::Relaxed) {
+                return Poll::Ready(Ok(()));
+            }
+        }
+        ready!(this.poll_linger(cx));
+        Poll::Ready(Ok(()))
     }
 }

@@ -1,6 +1,6 @@
-//! Slow and idle clients, the connection cap and shutdown with a deadline,
-//! seen from raw sockets the way an attacker or a keep-alive client sees
-//! them.
+//! Slow and idle clients, the connection cap, shutdown with a deadline, and
+//! connection hygiene after refused bodies, seen from raw sockets the way
+//! an attacker or a keep-alive client sees them.
 //!
 //! Pure HTTP behaviour: SQLite only. Timing checks poll for the condition
 //! and use generous upper bounds, so that a loaded two-core CI machine
@@ -338,4 +338,119 @@ async fn shutdown_lets_in_flight_requests_finish_until_the_deadline() {
     assert!(took >= Duration::from_millis(2_900), "cut before the deadline: {took:?}");
     assert!(took < Duration::from_secs(13), "shutdown took {took:?}");
     stuck.closed().await;
+}
+
+/// `POST path` with `content_type` and `body`, the headers and the body
+/// sent apart so that the server can answer before the body arrives.
+async fn post_in_two_parts(
+    conn: &mut Conn,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    chunked: bool,
+) {
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_owned()
+    } else {
+        format!("Content-Length: {}", body.len())
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: idp\r\nContent-Type: {content_type}\r\n{framing}\r\n\r\n"
+    );
+    conn.send(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    if chunked {
+        let mut framed = format!("{:x}\r\n", body.len()).into_bytes();
+        framed.extend_from_slice(body);
+        framed.extend_from_slice(b"\r\n0\r\n\r\n");
+        conn.send(&framed).await.unwrap();
+    } else {
+        conn.send(body).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_small_bodies_leave_the_connection_usable() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let body = vec![b'a'; 10_000];
+    for round in 0..20 {
+        let mut conn = Conn::open(&app).await;
+        // 415: the content type is refused before the body is read.
+        post_in_two_parts(&mut conn, "/auth/token", "text/plain", &body, false).await;
+        let wrong_type = conn.response().await;
+        assert_eq!(wrong_type.status, 415, "round {round}");
+        assert!(!wrong_type.closes(), "round {round}: kept alive");
+        // 401: no token, the body (chunked this time) is never looked at.
+        post_in_two_parts(&mut conn, "/auth/me", "application/json", &body, true).await;
+        let unauthenticated = conn.response().await;
+        assert_eq!(unauthenticated.status, 401, "round {round}");
+        assert!(!unauthenticated.closes(), "round {round}: kept alive");
+        // 404 for a body posted where nothing lives.
+        post_in_two_parts(&mut conn, "/no/such/thing", "application/json", &body, false).await;
+        let missing = conn.response().await;
+        assert_eq!(missing.status, 404, "round {round}");
+        // And the connection still serves the next request.
+        assert_eq!(conn.get("/healthz").await.status, 200, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_gets_a_whole_413_and_connection_close() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let body = vec![b'a'; 2 * 1024 * 1024];
+    for round in 0..20 {
+        let mut conn = Conn::open(&app).await;
+        let head = format!(
+            "POST /auth/token HTTP/1.1\r\nHost: idp\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        conn.send(head.as_bytes()).await.unwrap();
+        // The whole body goes out, as a plain client sends it, although
+        // the server answers before reading it.
+        conn.send(&body).await.unwrap_or_else(|e| panic!("round {round}: writing the body: {e}"));
+        let refused = conn.response().await;
+        assert_eq!(refused.status, 413, "round {round}");
+        assert!(refused.closes(), "round {round}: says it closes: {:?}", refused.headers);
+        let problem: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+        assert!(problem["error"].is_string(), "round {round}: a whole body: {problem}");
+        conn.closed().await;
+    }
+    // The same body at network pace, still arriving after the server has
+    // answered: the server half-closes and reads on until the client is
+    // done, so the client's writes do not meet a reset.
+    for round in 0..5 {
+        let mut conn = Conn::open(&app).await;
+        let head = format!(
+            "POST /auth/token HTTP/1.1\r\nHost: idp\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        conn.send(head.as_bytes()).await.unwrap();
+        for chunk in body.chunks(64 * 1024) {
+            conn.send(chunk)
+                .await
+                .unwrap_or_else(|e| panic!("paced round {round}: writing the body: {e}"));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let refused = conn.response().await;
+        assert_eq!(refused.status, 413, "paced round {round}");
+        assert!(refused.closes(), "paced round {round}");
+        conn.closed().await;
+    }
+    // A client that waits for `100 Continue` is refused without being asked
+    // for the body, and told the connection closes (it may not know whether
+    // to send the body after all).
+    let mut conn = Conn::open(&app).await;
+    conn.send(
+        format!(
+            "POST /auth/token HTTP/1.1\r\nHost: idp\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let refused = conn.response().await;
+    assert_eq!(refused.status, 415);
+    assert!(refused.closes(), "{:?}", refused.headers);
+    conn.closed().await;
 }
