@@ -4,6 +4,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod oauth;
+mod serve;
 pub mod service;
 pub mod startup;
 pub mod state;

@@ -15,6 +15,7 @@ use crate::config::{ConfigError, Settings};
 use crate::http;
 use crate::http::well_known::Discovery;
 use crate::metrics::Metrics;
+use crate::serve;
 use crate::service::bearer::BearerVerifier;
 use crate::service::hashing::HashingPool;
 use crate::service::keys::{KeyRing, KeyRingError, KeySource};
@@ -83,6 +84,7 @@ impl Application {
         } else if !idp_store::migrate::is_up_to_date(&db).await.map_err(StartupError::Database)? {
             return Err(StartupError::SchemaBehind);
         }
+        warn_if_over_the_file_limit(&settings);
         let addr = settings.bind;
         let bind_error = |source| StartupError::Bind { addr, source };
         let listener = match options.listener {
@@ -117,44 +119,65 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets
-    /// in-flight requests finish, and closes the database pool.
+    /// Serves until `shutdown` completes, then stops accepting, closes idle
+    /// connections, lets in-flight requests finish for up to
+    /// `SHUTDOWN_TIMEOUT_SECONDS`, closes what is still open, and closes
+    /// the database pool.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = http::router(self.state.clone());
         tracing::info!(addr = %self.local_addr(), issuer = %self.state.settings.issuer, "idp listening");
+        let limits = serve::Limits::from_settings(&self.state.settings);
         // One shutdown signal, seen by both listeners.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop.send(true);
         });
-        let until_stopped = move || {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            }
-        };
         let metrics_server = self.metrics_listener.map(|listener| {
             tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "metrics listening");
             let router = http::metrics_router(self.state.clone());
-            tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(until_stopped()).into_future())
+            // A scraper or two: a small cap of its own, so that a flood
+            // there cannot use up the main listener's descriptors.
+            let limits = serve::Limits {
+                max_connections: limits.max_connections.min(METRICS_MAX_CONNECTIONS),
+                ..limits
+            };
+            tokio::spawn(serve::serve(listener, router, limits, stopped.clone()))
         });
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served =
-            axum::serve(self.listener, service).with_graceful_shutdown(until_stopped()).await;
+        serve::serve(self.listener, router, limits, stopped).await;
         if let Some(server) = metrics_server
-            && let Ok(Err(err)) = server.await
+            && let Err(err) = server.await
         {
             tracing::warn!(error = %err, "the metrics listener failed");
         }
         self.state.db.close().await;
         tracing::info!("idp stopped");
-        served
+        Ok(())
     }
 }
+
+/// Past the open-file limit, `accept` fails and nothing is answered, not
+/// even `/healthz`; the cap is meant to be reached first.
+fn warn_if_over_the_file_limit(settings: &Settings) {
+    let Some(room) =
+        crate::config::connections_the_file_limit_allows(settings.database_max_connections)
+    else {
+        return;
+    };
+    if u64::try_from(settings.max_connections).unwrap_or(u64::MAX) > room {
+        tracing::warn!(
+            max_connections = settings.max_connections,
+            open_file_limit = crate::config::open_file_limit().unwrap_or_default(),
+            "MAX_CONNECTIONS is more than the open-file limit leaves room for (about {room}); raise the limit (`ulimit -n`, systemd LimitNOFILE=) or lower MAX_CONNECTIONS"
+        );
+    }
+}
+
+/// Connections the `METRICS_BIND` listener keeps open at once.
+const METRICS_MAX_CONNECTIONS: usize = 32;
 
 /// The application state without an HTTP listener, for commands that run
 /// the use cases directly (`idp seed`, `idp user …`). Migrates first.

@@ -73,6 +73,19 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub request_timeout: Duration,
+    /// A request's headers must arrive within this, counted from the
+    /// connection's opening or, on a kept-alive connection, from the first
+    /// byte of the request.
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once on each listener; at the cap, the
+    /// connection that has waited longest without a request in progress is
+    /// closed to make room.
+    pub max_connections: usize,
+    /// After SIGTERM, how long in-flight requests may take before the
+    /// connections still open are closed and the process exits.
+    pub shutdown_timeout: Duration,
     pub jwt_leeway: Duration,
     pub argon2: Argon2Params,
     /// Hashes computed at once (each on a blocking thread).
@@ -141,13 +154,10 @@ impl Settings {
                 "set only together with PRIVATE_KEY_PATH (the public key is derived from the private one)",
             ));
         }
+        let database_max_connections =
+            u32::try_from(source.number("DATABASE_MAX_CONNECTIONS", 16, 1..=1_000)?).unwrap_or(16);
         Ok(Self {
-            database_max_connections: u32::try_from(source.number(
-                "DATABASE_MAX_CONNECTIONS",
-                16,
-                1..=1_000,
-            )?)
-            .unwrap_or(16),
+            database_max_connections,
             database_acquire_timeout: Duration::from_millis(source.number(
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
                 2_000,
@@ -186,6 +196,15 @@ impl Settings {
             },
             log_filter: source.string("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
             request_timeout: secs(source.number("REQUEST_TIMEOUT_SECONDS", 30, 1..=3_600)?),
+            header_read_timeout: secs(source.number("HEADER_READ_TIMEOUT_SECONDS", 10, 1..=300)?),
+            idle_timeout: secs(source.number("IDLE_TIMEOUT_SECONDS", 60, 1..=3_600)?),
+            max_connections: usize::try_from(source.number(
+                "MAX_CONNECTIONS",
+                default_max_connections(database_max_connections),
+                1..=1_000_000,
+            )?)
+            .unwrap_or(MAX_CONNECTIONS_CEILING),
+            shutdown_timeout: secs(source.number("SHUTDOWN_TIMEOUT_SECONDS", 30, 0..=3_600)?),
             jwt_leeway: secs(source.number("JWT_LEEWAY_SECONDS", 30, 0..=300)?),
             argon2: argon2_params(source)?,
             hash_concurrency: usize::try_from(source.number(
@@ -269,6 +288,43 @@ impl Settings {
 
 fn default_hash_concurrency() -> u64 {
     std::thread::available_parallelism().map_or(2, |n| u64::try_from(n.get()).unwrap_or(2))
+}
+
+/// The default connection cap when the open-file limit leaves room for it.
+const MAX_CONNECTIONS_CEILING: usize = 10_000;
+
+/// Descriptors kept for everything but client connections: the database
+/// pool (`DATABASE_MAX_CONNECTIONS`), SQLite's files, the metrics listener
+/// and its scrapers, the key files, logs and the runtime's own.
+const FD_RESERVE: u64 = 128;
+
+/// `MAX_CONNECTIONS` by default: what the open-file limit leaves after the
+/// reserve, at most 10 000. Past the limit `accept` fails with EMFILE and
+/// even `/healthz` goes unanswered; at the cap the server makes room by
+/// closing idle connections instead (see `serve`).
+fn default_max_connections(database_max_connections: u32) -> u64 {
+    let ceiling = u64::try_from(MAX_CONNECTIONS_CEILING).unwrap_or(10_000);
+    connections_the_file_limit_allows(database_max_connections)
+        .map_or(ceiling, |room| room.clamp(16, ceiling))
+}
+
+/// How many connections the open-file limit leaves room for, or `None`
+/// where it is unlimited or unknown.
+pub fn connections_the_file_limit_allows(database_max_connections: u32) -> Option<u64> {
+    open_file_limit()
+        .map(|limit| limit.saturating_sub(FD_RESERVE + u64::from(database_max_connections)))
+}
+
+/// The soft `RLIMIT_NOFILE`, or `None` where unlimited or unknown.
+pub fn open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 fn argon2_params(source: &Source) -> Result<Argon2Params, ConfigError> {

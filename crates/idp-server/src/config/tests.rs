@@ -85,3 +85,39 @@ fn trusted_proxies_take_addresses_and_networks() {
     assert_eq!(parse(&[("TRUSTED_PROXIES", "everyone")]).unwrap_err().setting, "TRUSTED_PROXIES");
     assert!(parse(&[]).unwrap().trusted_proxies.is_empty(), "no proxy is trusted by default");
 }
+
+#[test]
+fn connection_limits_have_defaults_and_bounds() {
+    let s = parse(&[]).unwrap();
+    assert_eq!(s.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(s.idle_timeout, Duration::from_secs(60));
+    assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
+    // Derived from the open-file limit, never more than 10 000.
+    assert!((16..=10_000).contains(&s.max_connections), "{}", s.max_connections);
+    if let Some(room) = connections_the_file_limit_allows(s.database_max_connections) {
+        assert!(s.max_connections as u64 <= room.max(16), "leaves the reserve free");
+    }
+
+    let s = parse(&[
+        ("HEADER_READ_TIMEOUT_SECONDS", "5"),
+        ("IDLE_TIMEOUT_SECONDS", "120"),
+        ("MAX_CONNECTIONS", "250"),
+        ("SHUTDOWN_TIMEOUT_SECONDS", "0"),
+    ])
+    .unwrap();
+    assert_eq!(s.header_read_timeout, Duration::from_secs(5));
+    assert_eq!(s.idle_timeout, Duration::from_secs(120));
+    assert_eq!(s.max_connections, 250);
+    assert_eq!(s.shutdown_timeout, Duration::ZERO);
+
+    for (setting, value) in [
+        ("HEADER_READ_TIMEOUT_SECONDS", "0"),
+        ("IDLE_TIMEOUT_SECONDS", "forever"),
+        ("MAX_CONNECTIONS", "0"),
+        ("SHUTDOWN_TIMEOUT_SECONDS", "-1"),
+    ] {
+        let err = parse(&[(setting, value)]).unwrap_err();
+        assert_eq!(err.setting, setting);
+        assert!(err.to_string().contains(value), "{err}");
+    }
+}

@@ -15,6 +15,7 @@ mod authorize;
 mod browser;
 mod cli;
 mod conformance;
+mod connections;
 mod crash;
 mod file_modes;
 mod health;
