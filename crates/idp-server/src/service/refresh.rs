@@ -86,8 +86,8 @@ pub async fn rotate(
     let Some((token, session, user)) = refresh_tokens::find_with_session(pool, &hash).await? else {
         return Err(RefreshError::InvalidGrant);
     };
-    let live = token.consumed_at.is_none() && token.revoked_at.is_none() && token.expires_at > now;
-    let replayed = token.consumed_at.is_some() && token.revoked_at.is_none();
+    let live = token.is_live(now);
+    let replayed = token.is_replay();
     if !live && !replayed {
         // Revoked, or expired unused: refused, with nothing to write.
         return Err(RefreshError::InvalidGrant);
