@@ -150,3 +150,50 @@ engine_test!(
         assert_eq!(app.get_bearer("/auth/userinfo", &access).await.status(), StatusCode::OK);
     }
 );
+
+engine_test!(
+    async fn secret_key_is_rotated_with_secret_key_previous(engine) {
+        const NEW: &str = "the-new-secret-key-0123456789abcdef-0123456789";
+        let db = TestDb::create(engine).await;
+        let first = TestApp::builder(engine).database(&db).spawn().await;
+        first.create_user("alice").await;
+        let tokens = first.login("alice").await;
+        let kid = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
+        let signing_kid = kid(&tokens.access_token);
+        first.stop().await;
+
+        // The new key alone cannot open the stored keys, and says what to do.
+        let refused = TestApp::builder(engine).database(&db).setting("SECRET_KEY", NEW).start_error().await;
+        assert!(refused.contains("SECRET_KEY_PREVIOUS"), "{refused}");
+        assert!(!refused.contains(NEW) && !refused.contains(TEST_SECRET_KEY), "no secret echoed: {refused}");
+
+        // With the old one as SECRET_KEY_PREVIOUS: the keys open and are
+        // sealed again under the new one; sessions carry on.
+        let rotating = TestApp::builder(engine)
+            .database(&db)
+            .setting("SECRET_KEY", NEW)
+            .setting("SECRET_KEY_PREVIOUS", TEST_SECRET_KEY)
+            .spawn()
+            .await;
+        let refreshed = rotating.refresh(&tokens.refresh_token).await;
+        assert_eq!(refreshed.status(), StatusCode::OK);
+        let refreshed = Tokens::from_body(json(refreshed).await);
+        assert_eq!(kid(&refreshed.access_token), signing_kid, "the same key signs");
+        let admin = rotating.admin_token().await;
+        let audit = json(rotating.call(reqwest::Method::GET, "/admin/audit?event=key.resealed", &admin, None).await).await;
+        assert_eq!(audit["total"], 1, "{audit}");
+        rotating.stop().await;
+
+        // Afterwards the new key alone is enough, and the old one no longer.
+        let done = TestApp::builder(engine).database(&db).setting("SECRET_KEY", NEW).spawn().await;
+        let again = done.refresh(&refreshed.refresh_token).await;
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(kid(json(again).await["access_token"].as_str().unwrap()), signing_kid);
+        done.stop().await;
+        let old = TestApp::builder(engine).database(&db).start_error().await;
+        assert!(old.contains("cannot decrypt"), "{old}");
+        // Nonsense is refused with one line naming the setting.
+        let same = TestApp::builder(engine).database(&db).setting("SECRET_KEY", NEW).setting("SECRET_KEY_PREVIOUS", NEW).start_error().await;
+        assert!(same.starts_with("SECRET_KEY_PREVIOUS:"), "{same}");
+    }
+);
