@@ -452,3 +452,82 @@ engine_test!(
         assert_eq!(posted.status(), StatusCode::SEE_OTHER);
     }
 );
+
+/// A third-party client `racer` with eight scopes of its own.
+async fn create_client_with_many_scopes(app: &TestApp) -> Vec<String> {
+    use idp_core::client::{ClientType, GrantType};
+    let scopes: Vec<String> = (1..=8).map(|i| format!("api:{i}")).collect();
+    app.create_client(idp_server::service::clients::ClientSpec {
+        id: Some("racer".into()),
+        name: "Racer".into(),
+        client_type: ClientType::Public,
+        redirect_uris: vec![REDIRECT_URI.into()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![GrantType::AuthorizationCode],
+        scopes: std::iter::once("openid".to_owned()).chain(scopes.iter().cloned()).collect(),
+        first_party: false,
+        access_token_ttl: None,
+        refresh_token_ttl: None,
+    })
+    .await;
+    scopes
+}
+
+engine_test!(
+    async fn consents_to_different_scopes_answered_at_once_are_all_kept(engine) {
+        let app = TestApp::spawn(engine).await;
+        let alice = app.create_user("alice").await;
+        let alice: idp_core::ids::UserId = alice["id"].as_str().unwrap().parse().unwrap();
+        let scopes = create_client_with_many_scopes(&app).await;
+        let browser = app.browser();
+        let url = |scope: &str| app.authorize_url(&[("client_id", "racer"), ("scope", &format!("openid {scope}"))]);
+        // One consent page per scope, all in the same browser session.
+        let mut forms = vec![consent_form(&app, &browser, &url(&scopes[0])).await];
+        for scope in &scopes[1..] {
+            let page = browser.get(url(scope)).send().await.unwrap();
+            assert_eq!(page.status(), StatusCode::OK);
+            forms.push(hidden_fields(&page.text().await.unwrap()));
+        }
+        // Every answer at once.
+        let mut answers = tokio::task::JoinSet::new();
+        for form in forms {
+            let (browser, target) = (browser.clone(), app.url("/auth/authorize/consent"));
+            answers.spawn(async move { browser.post(target).form(&allow(&form)).send().await.unwrap().status() });
+        }
+        while let Some(status) = answers.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::SEE_OTHER);
+        }
+        let granted = idp_store::repo::consents::find(app.state.db.pool(), alice, "racer").await.unwrap().unwrap();
+        let missing: Vec<&String> = scopes.iter().filter(|s| !granted.contains(s.as_str())).collect();
+        assert!(missing.is_empty(), "lost grants {missing:?}; stored: {granted}");
+        assert!(silently_coded(&app, &browser, "racer", &format!("openid {}", scopes.join(" "))).await);
+    }
+);
+
+engine_test!(
+    async fn a_consent_that_cannot_be_read_is_an_error_not_an_empty_grant(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(false).await;
+        let browser = app.browser();
+        let form = consent_form(&app, &browser, &app.authorize_url(&[])).await;
+        // An earlier consent that does not read back as a scope.
+        let corrupt = "offline_access \"broken";
+        sqlx::query("INSERT INTO consents (user_id, client_id, scope, granted_at) SELECT id, 'spa', $1, 0 FROM users WHERE username = 'alice'")
+            .bind(corrupt)
+            .execute(app.state.db.pool())
+            .await
+            .unwrap();
+
+        let posted = browser.post(app.url("/auth/authorize/consent")).form(&allow(&form)).send().await.unwrap();
+        assert_eq!(posted.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!posted.headers().contains_key("location"));
+        assert!(posted.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        // Nothing was overwritten.
+        let (stored,): (String,) = sqlx::query_as("SELECT scope FROM consents WHERE client_id = 'spa'")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored, corrupt);
+    }
+);

@@ -9,7 +9,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use idp_core::csrf::{ConsentSubject, CsrfCookie};
-use idp_core::scope::Scope;
 use idp_core::user::User;
 use idp_store::repo::browser_sessions::BrowserSession;
 use idp_store::repo::{clients, consents};
@@ -193,8 +192,7 @@ async fn needs_consent(
     let granted = consents::find(state.db.pool(), session.user_id, v.client.id.as_str())
         .await
         .map_err(internal)?;
-    let granted = granted.and_then(|g| Scope::parse(&g).ok()).unwrap_or_default();
-    Ok(!v.scope.is_subset_of(&granted))
+    Ok(!granted.is_some_and(|granted| v.scope.is_subset_of(&granted)))
 }
 
 /// GET (and POST without a login form): decide between the login page, the
@@ -423,20 +421,17 @@ pub async fn consent(
     }
     match fields.get("decision") {
         Some("allow") => {
-            let previous =
-                consents::find(state.db.pool(), session.user_id, v.client.id.as_str()).await;
-            let mut granted =
-                previous.ok().flatten().and_then(|g| Scope::parse(&g).ok()).unwrap_or_default();
-            granted = Scope::from_tokens(granted.iter().chain(v.scope.iter()).map(str::to_owned));
-            if let Err(e) = consents::grant(
-                state.db.pool(),
+            // Added to what was granted before, atomically: two answers for
+            // different scopes arriving together both count.
+            let granted = consents::grant(
+                &state.db,
                 session.user_id,
                 v.client.id.as_str(),
-                &granted.to_string(),
+                &v.scope,
                 state.now(),
             )
-            .await
-            {
+            .await;
+            if let Err(e) = granted {
                 return internal(e);
             }
             let mut next = request.after_login();
