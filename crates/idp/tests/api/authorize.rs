@@ -531,3 +531,32 @@ engine_test!(
         assert_eq!(stored, corrupt);
     }
 );
+
+engine_test!(
+    async fn a_rate_limited_login_form_gets_a_page_with_retry_after(engine) {
+        let app = TestApp::builder(engine).setting("RATE_LIMIT_PER_MINUTE", "3").spawn().await;
+        app.create_user("alice").await;
+        app.create_spa(true).await;
+        let browser = app.browser();
+        let html = browser.get(app.authorize_url(&[])).send().await.unwrap().text().await.unwrap();
+        let mut form = hidden_fields(&html);
+        form.push(("username".into(), "alice".into()));
+        form.push(("password".into(), "wrong-password".into()));
+        for _ in 0..3 {
+            let wrong = browser.post(app.url("/auth/authorize")).form(&form).send().await.unwrap();
+            assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+        }
+        let limited = browser.post(app.url("/auth/authorize")).form(&form).send().await.unwrap();
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert_eq!(limited.headers()["content-type"], "text/html; charset=utf-8");
+        let csp = limited.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("style-src 'nonce-") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        let page = limited.text().await.unwrap();
+        assert!(page.contains("Too many requests; try again in"), "{page}");
+
+        // Showing the page is not limited.
+        assert_eq!(browser.get(app.authorize_url(&[])).send().await.unwrap().status(), StatusCode::OK);
+    }
+);
