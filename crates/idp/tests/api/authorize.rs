@@ -532,6 +532,68 @@ engine_test!(
     }
 );
 
+/// The parameters of [`TestApp::authorize_url`], to send as a form.
+fn authorize_form(app: &TestApp, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let url = url::Url::parse(&app.authorize_url(extra)).unwrap();
+    url.query_pairs().into_owned().collect()
+}
+
+engine_test!(
+    async fn an_authorization_request_sent_by_post_is_answered_as_the_get_is(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(false).await;
+        let browser = app.browser();
+        let authorize = app.url("/auth/authorize");
+        let params = authorize_form(&app, &[]);
+
+        // Not signed in: the login page (OIDC Core §3.1.2.1), not "form expired".
+        let page = browser.post(&authorize).form(&params).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Sign in") && html.contains("The SPA") && html.contains("name=\"csrf_token\""), "{html}");
+        // Its form signs in as the GET's does.
+        let mut form = hidden_fields(&html);
+        form.push(("username".into(), "alice".into()));
+        form.push(("password".into(), PASSWORD.into()));
+        let signed_in = browser.post(&authorize).form(&form).send().await.unwrap();
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+
+        // Signed in, not yet asked: the consent page.
+        let consent = browser.post(&authorize).form(&params).send().await.unwrap();
+        assert_eq!(consent.status(), StatusCode::OK);
+        let html = consent.text().await.unwrap();
+        assert!(html.contains("Allow access?"), "{html}");
+        let allowed = browser.post(app.url("/auth/authorize/consent")).form(&allow(&hidden_fields(&html))).send().await.unwrap();
+        assert_eq!(allowed.status(), StatusCode::SEE_OTHER);
+
+        // Consented: a code for the client, with its state.
+        let coded = browser.post(&authorize).form(&params).send().await.unwrap();
+        assert_eq!(coded.status(), StatusCode::FOUND);
+        let (base, back) = location_params(&coded);
+        assert_eq!(base, REDIRECT_URI);
+        assert_eq!(back["state"], "st-123");
+        assert_eq!(app.exchange(&back["code"], VERIFIER).await.status(), StatusCode::OK);
+        // prompt=none and errors go back to the client as by GET.
+        let silent = browser.post(&authorize).form(&authorize_form(&app, &[("prompt", "none"), ("scope", "openid roles")])).send().await.unwrap();
+        assert_eq!(location_params(&silent).1["error"], "consent_required");
+        // A bad client gets the error page, never a redirect.
+        let unknown = browser.post(&authorize).form(&authorize_form(&app, &[("client_id", "nobody")])).send().await.unwrap();
+        assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+        assert!(!unknown.headers().contains_key("location"));
+
+        // A POST with login fields is a login attempt: without its CSRF
+        // token it is refused, whatever else it carries.
+        let mut forged = params.clone();
+        forged.push(("username".into(), "alice".into()));
+        forged.push(("password".into(), PASSWORD.into()));
+        let refused = app.browser().post(&authorize).form(&forged).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.text().await.unwrap().contains("The form expired"));
+    }
+);
+
 engine_test!(
     async fn a_rate_limited_login_form_gets_a_page_with_retry_after(engine) {
         let app = TestApp::builder(engine).setting("RATE_LIMIT_PER_MINUTE", "3").spawn().await;
@@ -556,7 +618,10 @@ engine_test!(
         let page = limited.text().await.unwrap();
         assert!(page.contains("Too many requests; try again in"), "{page}");
 
-        // Showing the page is not limited.
+        // Showing the pages is not limited: the login page by GET, and an
+        // authorization request by POST, which is no login attempt.
         assert_eq!(browser.get(app.authorize_url(&[])).send().await.unwrap().status(), StatusCode::OK);
+        let by_post = browser.post(app.url("/auth/authorize")).form(&authorize_form(&app, &[])).send().await.unwrap();
+        assert_eq!(by_post.status(), StatusCode::OK);
     }
 );

@@ -195,8 +195,8 @@ async fn needs_consent(
     Ok(!granted.is_some_and(|granted| v.scope.is_subset_of(&granted)))
 }
 
-/// GET (and POST without a login form): decide between the login page, the
-/// consent page, and a code.
+/// An authorization request by GET (by POST it is answered the same way):
+/// the login page, the consent page, or a code.
 #[utoipa::path(
     get,
     path = "/auth/authorize",
@@ -218,17 +218,55 @@ pub async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Page {
-    let fields = match FormFields::from_urlencoded(query.unwrap_or_default().as_bytes()) {
+    match FormFields::from_urlencoded(query.unwrap_or_default().as_bytes()) {
+        Ok(fields) => answer(&state, &headers, &fields).await,
+        Err(e) => error_page(StatusCode::BAD_REQUEST, &e.description),
+    }
+}
+
+/// The fields only the login form sends. Authorization requests have none
+/// of them (OIDC Core §3.1.2.1 lists its parameters), so their presence
+/// tells the form apart from a request sent by POST; with any of them the
+/// POST is a login attempt, whose CSRF token must then be valid.
+const LOGIN_FIELDS: [&str; 3] = ["csrf_token", "username", "password"];
+
+/// Whether an urlencoded POST body is the login form rather than an
+/// authorization request. Decided on the raw body, so that the rate limit
+/// (which must know before the handler runs) and the handler agree.
+pub(super) fn is_login_form(body: &[u8]) -> bool {
+    url::form_urlencoded::parse(body).any(|(name, _)| LOGIN_FIELDS.contains(&name.as_ref()))
+}
+
+/// POST: the login form, or an authorization request sent by POST (OIDC
+/// Core §3.1.2.1: the authorization endpoint MUST support it), which is
+/// answered exactly as the same request by GET.
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Page {
+    let fields = match form_fields(&headers, &body) {
         Ok(fields) => fields,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
+        Err(page) => return page,
     };
+    if is_login_form(&body) {
+        login(&state, &origin, &headers, &fields).await
+    } else {
+        answer(&state, &headers, &fields).await
+    }
+}
+
+/// An authorization request (GET, or POST without a login form): the login
+/// page, the consent page, or a code.
+async fn answer(state: &AppState, headers: &HeaderMap, fields: &FormFields) -> Page {
     let request = AuthorizationRequest::from_map(fields.as_map());
-    let v = match validate(&state, &request).await {
+    let v = match validate(state, &request).await {
         Ok(v) => v,
         Err(page) => return page,
     };
-    let session_cookie = Cookies::of(&state).get(&headers, BrowserCookie::Session);
-    let session = match browser::current(&state, session_cookie).await {
+    let session_cookie = Cookies::of(state).get(headers, BrowserCookie::Session);
+    let session = match browser::current(state, session_cookie).await {
         Ok(session) => session,
         Err(e) => return internal(e),
     };
@@ -238,11 +276,11 @@ pub async fn authorize(
     };
     match session {
         Some((browser_session, user)) if v.prompt != Prompt::Login && fresh(&browser_session) => {
-            match needs_consent(&state, &v, &browser_session).await {
+            match needs_consent(state, &v, &browser_session).await {
                 Ok(false) => {}
                 Ok(true) if v.prompt == Prompt::None => {
                     return error_redirect(
-                        &state,
+                        state,
                         &v.redirect_uri,
                         "consent_required",
                         "The user has not consented.",
@@ -253,7 +291,7 @@ pub async fn authorize(
                 Ok(true) => {
                     // The answer is good only for this request, this
                     // browser session and a few minutes.
-                    let (csrf, set) = csrf_cookie(&state, &headers);
+                    let (csrf, set) = csrf_cookie(state, headers);
                     let subject = consent_subject(&v, &browser_session, &user);
                     let token = state.csrf.consent_token(&csrf, &subject, state.now());
                     let mut page = pages::consent(
@@ -271,54 +309,50 @@ pub async fn authorize(
                 }
                 Err(page) => return page,
             }
-            match crate::service::authorization::issue_code(&state, &v, &browser_session).await {
+            match crate::service::authorization::issue_code(state, &v, &browser_session).await {
                 Ok(code) => {
                     let mut params = vec![("code", code.expose())];
                     if let Some(s) = v.state.as_deref() {
                         params.push(("state", s));
                     }
-                    redirect(StatusCode::FOUND, &client_location(&state, &v.redirect_uri, &params))
+                    redirect(StatusCode::FOUND, &client_location(state, &v.redirect_uri, &params))
                 }
                 Err(e) => internal(e),
             }
         }
         _ if v.prompt == Prompt::None => error_redirect(
-            &state,
+            state,
             &v.redirect_uri,
             "login_required",
             "The user is not signed in.",
             v.state.as_deref(),
             StatusCode::FOUND,
         ),
-        _ => login_page(&state, &headers, StatusCode::OK, &v, &request, LoginNotice::None, ""),
+        _ => login_page(state, headers, StatusCode::OK, &v, &request, LoginNotice::None, ""),
     }
 }
 
-/// POST of the login form: `username`, `password`, `csrf_token`, and the
+/// The login form: `username`, `password`, `csrf_token`, and the
 /// authorization request in hidden fields (checked again here).
-pub async fn login(
-    State(state): State<AppState>,
-    Origin(origin): Origin,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+async fn login(
+    state: &AppState,
+    origin: &idp_core::session::RequestOrigin,
+    headers: &HeaderMap,
+    fields: &FormFields,
 ) -> Page {
-    let fields = match form_fields(&headers, &body) {
-        Ok(fields) => fields,
-        Err(page) => return page,
-    };
     let request = AuthorizationRequest::from_map(fields.as_map());
-    let v = match validate(&state, &request).await {
+    let v = match validate(state, &request).await {
         Ok(v) => v,
         Err(page) => return page,
     };
     let username = fields.get("username").unwrap_or_default();
-    let csrf_ok = signed_csrf_cookie(&state, &headers)
+    let csrf_ok = signed_csrf_cookie(state, headers)
         .zip(fields.get("csrf_token"))
         .is_some_and(|(csrf, token)| state.csrf.verify(&csrf, "login", token));
     if !csrf_ok {
         return login_page(
-            &state,
-            &headers,
+            state,
+            headers,
             StatusCode::FORBIDDEN,
             &v,
             &request,
@@ -328,15 +362,12 @@ pub async fn login(
     }
     let password =
         idp_core::SecretString::from(fields.get("password").unwrap_or_default().to_owned());
-    let start = |user| {
-        let (state, origin) = (&state, &origin);
-        async move { browser::start(state, &user, origin).await }
-    };
-    match login::sign_in(&state, username, password, v.client.id.as_str(), &origin, start).await {
+    let start = |user| async move { browser::start(state, &user, origin).await };
+    match login::sign_in(state, username, password, v.client.id.as_str(), origin, start).await {
         Ok((_, cookie_value)) => {
             let mut response =
                 redirect(StatusCode::SEE_OTHER, &continuation(&request.after_login()));
-            let session_cookie = Cookies::of(&state).build(
+            let session_cookie = Cookies::of(state).build(
                 BrowserCookie::Session,
                 cookie_value.expose().to_owned(),
                 state.settings.session_max_lifetime,
@@ -346,8 +377,8 @@ pub async fn login(
         }
         Err(LoginError::InvalidCredentials | LoginError::Disabled | LoginError::Changed) => {
             login_page(
-                &state,
-                &headers,
+                state,
+                headers,
                 StatusCode::BAD_REQUEST,
                 &v,
                 &request,
@@ -357,8 +388,8 @@ pub async fn login(
         }
         Err(LoginError::Locked { retry_after_secs }) => {
             let mut page = login_page(
-                &state,
-                &headers,
+                state,
+                headers,
                 StatusCode::TOO_MANY_REQUESTS,
                 &v,
                 &request,

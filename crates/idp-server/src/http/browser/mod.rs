@@ -9,13 +9,14 @@ pub(super) mod logout;
 mod pages;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 
-use crate::http::layers;
+use crate::http::layers::{self, BODY_LIMIT_BYTES};
 use crate::service::rate_limit::Bucket;
 use crate::state::AppState;
 
@@ -28,19 +29,37 @@ pub use html::error_page;
 pub fn routes(state: &AppState) -> Router<AppState> {
     let login_limit = middleware::from_fn_with_state(
         state.clone(),
-        |State(s): State<AppState>, req: Request, next: Next| {
-            layers::rate_limit(s, Bucket::Login, req, next)
-        },
+        |State(s): State<AppState>, req: Request, next: Next| limit_login_attempts(s, req, next),
     );
     Router::new()
         .route(
             "/auth/authorize",
-            get(authorize::authorize).merge(post(authorize::login).route_layer(login_limit)),
+            get(authorize::authorize)
+                .merge(post(authorize::authorize_post).route_layer(login_limit)),
         )
         .route("/auth/authorize/consent", post(authorize::consent))
         .route("/auth/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/favicon.ico", get(favicon))
         .layer(middleware::from_fn(pages_for_errors))
+}
+
+/// Charges a login attempt to the client IP's login bucket. An
+/// authorization request sent by POST is not charged: it only shows a page,
+/// as the same request by GET does. Which of the two a POST is, its fields
+/// say, so the body is read here and handed on.
+async fn limit_login_attempts(state: AppState, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT_BYTES).await else {
+        // What the handler's own extractor would answer; a page below.
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large.").into_response();
+    };
+    let login = authorize::is_login_form(&body);
+    let request = Request::from_parts(parts, Body::from(body));
+    if login {
+        layers::rate_limit(state, Bucket::Login, request, next).await
+    } else {
+        next.run(request).await
+    }
 }
 
 /// Error responses that reach a browser route from outside its handlers
