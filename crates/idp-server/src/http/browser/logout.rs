@@ -107,8 +107,8 @@ pub async fn logout(
             Err(e) => tracing::error!(error = %e, "logout: session lookup failed"),
         }
     }
-    if let Some(sid) = hint.as_ref().and_then(|h| h.sid.as_deref()).and_then(|s| s.parse().ok())
-        && let Err(e) = browser::end_family(state, sid).await
+    if let Some(hint) = &hint
+        && let Err(e) = browser::end_hinted(state, hint, None, origin).await
     {
         tracing::error!(error = %e, "logout: could not end the hinted session");
     }
