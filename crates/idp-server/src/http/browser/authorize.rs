@@ -8,13 +8,13 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use idp_core::csrf::{ConsentSubject, CsrfCookie};
+use idp_core::csrf::ConsentSubject;
 use idp_core::user::User;
 use idp_store::repo::browser_sessions::BrowserSession;
 use idp_store::repo::{clients, consents};
 
-use super::cookies::{self, BrowserCookie, Cookies};
-use super::html::{error_page, form_fields, redirect};
+use super::cookies::{self, BrowserCookie, Cookies, csrf_cookie, signed_csrf_cookie};
+use super::html::{error_page, form_fields, redirect, store_failure};
 use super::pages::{self, LoginNotice};
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
@@ -30,7 +30,7 @@ type Page = Response;
 async fn validate(state: &AppState, request: &AuthorizationRequest) -> Result<Validated, Page> {
     let client = match request.client_id.as_deref() {
         Some(id) if id.len() <= 255 => {
-            clients::find(state.db.pool(), id).await.map_err(internal)?
+            clients::find(state.db.pool(), id).await.map_err(store_failure)?
         }
         _ => None,
     };
@@ -55,19 +55,6 @@ async fn validate(state: &AppState, request: &AuthorizationRequest) -> Result<Va
             }
         }
     })
-}
-
-fn internal(err: idp_store::StoreError) -> Page {
-    if err.is_unstorable_input() {
-        return error_page(StatusCode::BAD_REQUEST, crate::http::error::UNSTORABLE_INPUT);
-    }
-    tracing::error!(error = %err, "authorization endpoint failed");
-    let status = if err.is_unavailable() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    error_page(status, "The server could not complete the request. Please try again.")
 }
 
 /// `redirect_uri` with the response parameters added, and `iss` (RFC 9207)
@@ -110,33 +97,6 @@ fn continuation(request: &AuthorizationRequest) -> String {
         query.append_pair(k, v);
     }
     format!("/auth/authorize?{}", query.finish())
-}
-
-/// The browser's CSRF cookie, if this server minted it. A value the
-/// browser made up, or one planted for it, is no cookie at all.
-fn signed_csrf_cookie(state: &AppState, headers: &HeaderMap) -> Option<CsrfCookie> {
-    Cookies::of(state)
-        .get(headers, BrowserCookie::Csrf)
-        .and_then(|value| state.csrf.accept_cookie(value))
-}
-
-/// The browser's CSRF cookie, or a new one and the `Set-Cookie` to send.
-fn csrf_cookie(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> (CsrfCookie, Option<cookie::Cookie<'static>>) {
-    match signed_csrf_cookie(state, headers) {
-        Some(csrf) => (csrf, None),
-        None => {
-            let csrf = state.csrf.mint_cookie();
-            let set = Cookies::of(state).build(
-                BrowserCookie::Csrf,
-                csrf.value().to_owned(),
-                cookies::CSRF_MAX_AGE,
-            );
-            (csrf, Some(set))
-        }
-    }
 }
 
 /// What a consent page asks for, and who is asked.
@@ -191,7 +151,7 @@ async fn needs_consent(
     }
     let granted = consents::find(state.db.pool(), session.user_id, v.client.id.as_str())
         .await
-        .map_err(internal)?;
+        .map_err(store_failure)?;
     Ok(!granted.is_some_and(|granted| v.scope.is_subset_of(&granted)))
 }
 
@@ -268,7 +228,7 @@ async fn answer(state: &AppState, headers: &HeaderMap, fields: &FormFields) -> P
     let session_cookie = Cookies::of(state).get(headers, BrowserCookie::Session);
     let session = match browser::current(state, session_cookie).await {
         Ok(session) => session,
-        Err(e) => return internal(e),
+        Err(e) => return store_failure(e),
     };
     let now = state.now();
     let fresh = |s: &BrowserSession| {
@@ -317,7 +277,7 @@ async fn answer(state: &AppState, headers: &HeaderMap, fields: &FormFields) -> P
                     }
                     redirect(StatusCode::FOUND, &client_location(state, &v.redirect_uri, &params))
                 }
-                Err(e) => internal(e),
+                Err(e) => store_failure(e),
             }
         }
         _ if v.prompt == Prompt::None => error_redirect(
@@ -405,7 +365,7 @@ async fn login(
             StatusCode::SERVICE_UNAVAILABLE,
             "The server is busy. Please try again in a moment.",
         ),
-        Err(LoginError::Store(e)) => internal(e),
+        Err(LoginError::Store(e)) => store_failure(e),
         Err(LoginError::Internal(reason)) => {
             tracing::error!(error = %reason, "login failed");
             error_page(
@@ -438,7 +398,7 @@ pub async fn consent(
         Ok(Some(found)) => found,
         // Signed out meanwhile: start again from the login page.
         Ok(None) => return redirect(StatusCode::SEE_OTHER, &continuation(&request)),
-        Err(e) => return internal(e),
+        Err(e) => return store_failure(e),
     };
     // The token must have been shown to this browser session and user, for
     // this client, scope and redirect URI, a few minutes ago at most: a
@@ -463,7 +423,7 @@ pub async fn consent(
             )
             .await;
             if let Err(e) = granted {
-                return internal(e);
+                return store_failure(e);
             }
             let mut next = request.after_login();
             next.prompt = None;
