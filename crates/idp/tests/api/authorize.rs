@@ -453,23 +453,22 @@ engine_test!(
     }
 );
 
-/// A third-party client `racer` with eight scopes of its own.
+/// A third-party client `racer` with eight scopes of its own, registered
+/// through the admin API.
 async fn create_client_with_many_scopes(app: &TestApp) -> Vec<String> {
-    use idp_core::client::{ClientType, GrantType};
     let scopes: Vec<String> = (1..=8).map(|i| format!("api:{i}")).collect();
-    app.create_client(idp_server::service::clients::ClientSpec {
-        id: Some("racer".into()),
-        name: "Racer".into(),
-        client_type: ClientType::Public,
-        redirect_uris: vec![REDIRECT_URI.into()],
-        post_logout_redirect_uris: vec![],
-        grant_types: vec![GrantType::AuthorizationCode],
-        scopes: std::iter::once("openid".to_owned()).chain(scopes.iter().cloned()).collect(),
-        first_party: false,
-        access_token_ttl: None,
-        refresh_token_ttl: None,
-    })
-    .await;
+    let admin = app.admin_token().await;
+    let body = serde_json::json!({
+        "client_id": "racer",
+        "name": "Racer",
+        "client_type": "public",
+        "redirect_uris": [REDIRECT_URI],
+        "grant_types": ["authorization_code"],
+        "scopes": std::iter::once("openid".to_owned()).chain(scopes.iter().cloned()).collect::<Vec<_>>(),
+        "first_party": false,
+    });
+    let created = app.call(reqwest::Method::POST, "/admin/clients", &admin, Some(body)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
     scopes
 }
 
