@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
@@ -552,8 +552,9 @@ fn load_file_key(settings: &Settings, path: &std::path::Path) -> Result<SigningK
 pub struct KeyRing {
     source: KeySource,
     current: ArcSwap<KeySet>,
-    /// When a token with an unknown `kid` last made us re-read the table.
-    last_unknown_kid_refresh: Mutex<Option<Instant>>,
+    /// When a token with an unknown `kid` last made us re-read the table
+    /// (by the injected clock, so tests move time instead of sleeping).
+    last_unknown_kid_refresh: Mutex<Option<UnixTime>>,
 }
 
 impl KeyRing {
@@ -603,11 +604,12 @@ impl KeyRing {
 
     async fn refresh_for_unknown_kid(&self) -> bool {
         {
+            let now = self.source.clock.now();
             let mut last = self.last_unknown_kid_refresh.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|at| at.elapsed() < UNKNOWN_KID_REFRESH) {
+            if last.is_some_and(|at| now < at + UNKNOWN_KID_REFRESH) {
                 return false;
             }
-            *last = Some(Instant::now());
+            *last = Some(now);
         }
         self.refresh().await;
         true
