@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::extract::{Json, Origin, Path};
 use super::views::SessionOut;
 use crate::service::admin::Actor;
-use crate::service::users::{self, PasswordChangeError};
+use crate::service::users;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -52,26 +52,15 @@ pub async fn change_password(
     Json(body): Json<ChangePassword>,
 ) -> Result<Json<Detail>, ApiError> {
     let actor = Actor::user(current.user.id, origin);
-    let result = users::change_own_password(
+    users::change_own_password(
         &state,
         &actor,
         &current.user,
         SecretString::from(body.current_password),
         SecretString::from(body.new_password),
     )
-    .await;
-    match result {
-        Ok(()) => {
-            Ok(Json(Detail { detail: "Password changed. Every session has ended; log in again." }))
-        }
-        Err(PasswordChangeError::WrongCurrentPassword) => {
-            Err(ApiError::bad_request("The current password is incorrect."))
-        }
-        Err(e @ PasswordChangeError::Locked { retry_after_secs }) => {
-            Err(ApiError::TooManyRequests { retry_after_secs, detail: e.to_string().into() })
-        }
-        Err(PasswordChangeError::Manage(e)) => Err(e.into()),
-    }
+    .await?;
+    Ok(Json(Detail { detail: "Password changed. Every session has ended; log in again." }))
 }
 
 /// The caller's live sessions (devices), newest first.

@@ -239,12 +239,54 @@ impl From<crate::service::admin::ManageError> for ApiError {
             ),
             ManageError::Conflict(detail) | ManageError::Refused(detail) => Self::conflict(detail),
             ManageError::Forbidden(detail) => Self::forbidden(detail),
-            ManageError::Busy => Self::Unavailable {
+            ManageError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+// Every use case's failure, as the JSON API answers it: the one map for
+// problem+json.
+
+impl From<crate::service::Failure> for ApiError {
+    fn from(err: crate::service::Failure) -> Self {
+        use crate::service::Failure;
+        match err {
+            Failure::Busy => Self::Unavailable {
                 retry_after_secs: crate::service::hashing::RETRY_AFTER_SECS,
                 detail: "The server is busy; try again shortly.".into(),
             },
-            ManageError::Store(e) => e.into(),
-            ManageError::Internal(reason) => Self::internal(anyhow::anyhow!(reason)),
+            Failure::Store(e) => e.into(),
+            Failure::Unexpected(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<crate::service::registration::RegistrationError> for ApiError {
+    fn from(err: crate::service::registration::RegistrationError) -> Self {
+        use crate::service::registration::RegistrationError;
+        match err {
+            RegistrationError::Invalid(violations) => Self::Validation(
+                violations.into_iter().map(|v| FieldError::new(v.field, v.message)).collect(),
+            ),
+            RegistrationError::UsernameTaken | RegistrationError::EmailTaken => {
+                Self::conflict(err.to_string())
+            }
+            RegistrationError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<crate::service::users::PasswordChangeError> for ApiError {
+    fn from(err: crate::service::users::PasswordChangeError) -> Self {
+        use crate::service::users::PasswordChangeError;
+        match err {
+            PasswordChangeError::WrongCurrentPassword => {
+                Self::bad_request("The current password is incorrect.")
+            }
+            PasswordChangeError::Locked { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs, detail: err.to_string().into() }
+            }
+            PasswordChangeError::Manage(e) => e.into(),
         }
     }
 }

@@ -189,6 +189,63 @@ impl From<idp_store::StoreError> for OAuthError {
     }
 }
 
+// Every use case's failure, as the token, revocation and introspection
+// endpoints answer it: the one map for the OAuth protocol.
+
+impl From<crate::service::Failure> for OAuthError {
+    fn from(err: crate::service::Failure) -> Self {
+        use crate::service::Failure;
+        match err {
+            Failure::Busy => Self::unavailable(
+                crate::service::hashing::RETRY_AFTER_SECS,
+                "The server is busy checking passwords; try again shortly.",
+            ),
+            Failure::Store(e) => e.into(),
+            Failure::Unexpected(e) => Self::server_error(e),
+        }
+    }
+}
+
+impl From<crate::service::login::LoginError> for OAuthError {
+    fn from(err: crate::service::login::LoginError) -> Self {
+        use crate::service::login::LoginError;
+        match err {
+            LoginError::InvalidCredentials | LoginError::Disabled | LoginError::Changed => {
+                Self::invalid_grant(err.to_string())
+            }
+            LoginError::Locked { retry_after_secs } => {
+                Self::invalid_grant(err.to_string()).too_many_requests(retry_after_secs)
+            }
+            LoginError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<crate::service::refresh::RefreshError> for OAuthError {
+    fn from(err: crate::service::refresh::RefreshError) -> Self {
+        use crate::service::refresh::RefreshError;
+        match err {
+            RefreshError::InvalidGrant | RefreshError::WrongClient => {
+                Self::invalid_grant(err.to_string())
+            }
+            RefreshError::ClientAuthRequired => Self::invalid_client(err.to_string()),
+            RefreshError::GrantNotAllowed => Self::unauthorized_client(err.to_string()),
+            RefreshError::ScopeNotGranted => Self::invalid_scope(err.to_string()),
+            RefreshError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<crate::service::authorization::ExchangeError> for OAuthError {
+    fn from(err: crate::service::authorization::ExchangeError) -> Self {
+        use crate::service::authorization::ExchangeError;
+        match err {
+            ExchangeError::InvalidGrant(reason) => Self::invalid_grant(reason),
+            ExchangeError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

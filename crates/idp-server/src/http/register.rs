@@ -5,10 +5,10 @@ use axum::http::StatusCode;
 use idp_core::SecretString;
 use serde::Deserialize;
 
-use super::error::{ApiError, FieldError};
+use super::error::ApiError;
 use super::extract::{Json, Origin};
 use super::views::UserOut;
-use crate::service::registration::{self, Registration, RegistrationError};
+use crate::service::registration::{self, Registration};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -53,24 +53,6 @@ pub async fn register(
         password: SecretString::from(body.password),
         name: body.name,
     };
-    let (user, roles) =
-        registration::register(&state, input, &origin).await.map_err(registration_error)?;
+    let (user, roles) = registration::register(&state, input, &origin).await?;
     Ok((StatusCode::CREATED, Json(UserOut::of(&user, roles))))
-}
-
-pub fn registration_error(err: RegistrationError) -> ApiError {
-    match err {
-        RegistrationError::Invalid(violations) => ApiError::Validation(
-            violations.into_iter().map(|v| FieldError::new(v.field, v.message)).collect(),
-        ),
-        RegistrationError::UsernameTaken | RegistrationError::EmailTaken => {
-            ApiError::conflict(err.to_string())
-        }
-        RegistrationError::Busy => ApiError::Unavailable {
-            retry_after_secs: crate::service::hashing::RETRY_AFTER_SECS,
-            detail: "The server is busy; try again shortly.".into(),
-        },
-        RegistrationError::Store(e) => e.into(),
-        RegistrationError::Internal(reason) => ApiError::internal(anyhow::anyhow!(reason)),
-    }
 }

@@ -139,6 +139,19 @@ pub struct Validated {
     pub max_age: Option<u64>,
 }
 
+impl Validated {
+    /// What the code for this request is bound to.
+    pub fn code_request(&self) -> crate::service::authorization::CodeRequest<'_> {
+        crate::service::authorization::CodeRequest {
+            client_id: &self.client.id,
+            redirect_uri: &self.redirect_uri,
+            scope: &self.scope,
+            nonce: self.nonce.as_deref(),
+            code_challenge: self.code_challenge.as_deref(),
+        }
+    }
+}
+
 /// Options the server's settings decide.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {

@@ -9,7 +9,7 @@ use idp_store::StoreError;
 use idp_store::repo::roles::{self, ADMIN_ROLE};
 use idp_store::repo::users;
 
-use super::hashing::HashingError;
+use super::failure::{Failure, failure_from};
 use crate::state::AppState;
 
 /// Who makes a change: a user (through the API) or the command line.
@@ -107,25 +107,14 @@ pub enum ManageError {
     /// The actor lacks the authority for this particular change.
     #[error("{0}")]
     Forbidden(String),
-    #[error("password hashing is at capacity")]
-    Busy,
     #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
+    Failed(#[from] Failure),
 }
+
+failure_from!(ManageError);
 
 impl ManageError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldViolation { field, message: message.into() }])
-    }
-}
-
-impl From<HashingError> for ManageError {
-    fn from(err: HashingError) -> Self {
-        match err {
-            HashingError::Busy => Self::Busy,
-            HashingError::Failed(reason) => Self::Internal(reason),
-        }
     }
 }

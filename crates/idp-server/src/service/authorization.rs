@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use idp_core::audit::{AuditEvent, EventKind, Outcome};
 use idp_core::client::{Client, GrantType};
-use idp_core::ids::{AuthorizationCodeId, SessionId};
+use idp_core::ids::{AuthorizationCodeId, ClientId, SessionId};
 use idp_core::opaque::{PlainToken, TokenKind};
 use idp_core::pkce;
 use idp_core::scope::{self, Scope};
@@ -18,32 +18,44 @@ use idp_store::repo::browser_sessions::BrowserSession;
 use idp_store::repo::{refresh_tokens, sessions, users};
 
 use super::audit;
+use super::failure::{Failure, failure_from};
 use super::sessions::refresh_token_for;
-use crate::oauth::authorize::Validated;
 use crate::state::AppState;
 
 /// How long a code lives (RFC 6749 §4.1.2 recommends at most ten minutes;
 /// a minute is plenty for a redirect and a back-channel call).
 pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
 
+/// What a code is issued for: an authorization request that passed every
+/// check (`oauth::authorize::validate`).
+#[derive(Debug)]
+pub struct CodeRequest<'a> {
+    pub client_id: &'a ClientId,
+    pub redirect_uri: &'a str,
+    pub scope: &'a Scope,
+    pub nonce: Option<&'a str>,
+    /// An S256 challenge (the only method accepted).
+    pub code_challenge: Option<&'a str>,
+}
+
 /// Issues a code for a validated request and a logged-in browser.
 pub async fn issue_code(
     state: &AppState,
-    request: &Validated,
+    request: &CodeRequest<'_>,
     browser: &BrowserSession,
 ) -> Result<PlainToken, StoreError> {
     let now = state.now();
     let code = PlainToken::generate(TokenKind::AuthorizationCode);
     let record = AuthorizationCode {
         id: AuthorizationCodeId::new(),
-        client_id: request.client.id.clone(),
+        client_id: request.client_id.clone(),
         user_id: browser.user_id,
         browser_session_id: Some(browser.id),
-        redirect_uri: request.redirect_uri.clone(),
+        redirect_uri: request.redirect_uri.to_owned(),
         scope: request.scope.to_string(),
-        nonce: request.nonce.clone(),
-        code_challenge: request.code_challenge.clone(),
-        code_challenge_method: request.code_challenge.as_ref().map(|_| pkce::S256.to_owned()),
+        nonce: request.nonce.map(str::to_owned),
+        code_challenge: request.code_challenge.map(str::to_owned),
+        code_challenge_method: request.code_challenge.map(|_| pkce::S256.to_owned()),
         resource: None,
         auth_time: browser.auth_time,
         created_at: now,
@@ -61,8 +73,10 @@ pub enum ExchangeError {
     #[error("{0}")]
     InvalidGrant(&'static str),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Failed(#[from] Failure),
 }
+
+failure_from!(ExchangeError);
 
 /// A redeemed code: the new session and what the tokens need.
 #[derive(Debug)]

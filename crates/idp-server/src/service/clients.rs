@@ -106,7 +106,7 @@ pub async fn create(
         if e.violated_index().is_some() {
             ManageError::Conflict("A client with this id exists".into())
         } else {
-            ManageError::Store(e)
+            ManageError::Failed(e.into())
         }
     })?;
     audit::write(&mut tx, &events).await?;

@@ -9,7 +9,7 @@ use idp_store::StoreError;
 use idp_store::repo::users;
 
 use super::audit;
-use super::hashing::HashingError;
+use super::failure::{Failure, failure_from};
 use super::lockout;
 use crate::state::AppState;
 
@@ -28,22 +28,11 @@ pub enum LoginError {
     /// again on the second try.
     #[error("The account changed while signing in; try again")]
     Changed,
-    #[error("password hashing is at capacity")]
-    Busy,
     #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
+    Failed(#[from] Failure),
 }
 
-impl From<HashingError> for LoginError {
-    fn from(err: HashingError) -> Self {
-        match err {
-            HashingError::Busy => Self::Busy,
-            HashingError::Failed(reason) => Self::Internal(reason),
-        }
-    }
-}
+failure_from!(LoginError);
 
 /// Longest login name worth looking up (an email address is at most 254).
 const MAX_LOGIN_LEN: usize = 254;

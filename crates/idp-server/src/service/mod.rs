@@ -7,6 +7,7 @@ pub mod authorization;
 pub mod bearer;
 pub mod browser;
 pub mod clients;
+pub mod failure;
 pub mod hashing;
 pub mod keys;
 pub mod lockout;
@@ -21,3 +22,5 @@ pub mod seed;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+
+pub use failure::Failure;

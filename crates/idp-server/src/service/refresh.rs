@@ -22,6 +22,7 @@ use idp_store::repo::{sessions, users};
 use idp_store::{AnyExecutor, StoreError, Transaction};
 
 use super::audit;
+use super::failure::{Failure, failure_from};
 use super::sessions::refresh_token_for;
 use crate::state::AppState;
 
@@ -43,8 +44,10 @@ pub enum RefreshError {
     #[error("A refresh cannot add scopes the session was not granted.")]
     ScopeNotGranted,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Failed(#[from] Failure),
 }
+
+failure_from!(RefreshError);
 
 /// Who is asking: an authenticated (or identified public) client, or a
 /// request that named none (the original service's `/auth/token/refresh`).

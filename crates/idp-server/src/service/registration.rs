@@ -11,7 +11,7 @@ use idp_store::StoreError;
 use idp_store::repo::{roles, users};
 
 use super::audit;
-use super::hashing::HashingError;
+use super::failure::{Failure, failure_from};
 use crate::state::AppState;
 
 #[derive(Debug)]
@@ -30,22 +30,11 @@ pub enum RegistrationError {
     UsernameTaken,
     #[error("Email already registered")]
     EmailTaken,
-    #[error("password hashing is at capacity")]
-    Busy,
     #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
+    Failed(#[from] Failure),
 }
 
-impl From<HashingError> for RegistrationError {
-    fn from(err: HashingError) -> Self {
-        match err {
-            HashingError::Busy => Self::Busy,
-            HashingError::Failed(reason) => Self::Internal(reason),
-        }
-    }
-}
+failure_from!(RegistrationError);
 
 /// Validates, hashes, and stores a new user with the `User` role.
 pub async fn register(
@@ -109,6 +98,6 @@ pub fn conflict(err: StoreError) -> RegistrationError {
     match err.violated_index() {
         Some(users::USERNAME_INDEX) => RegistrationError::UsernameTaken,
         Some(users::EMAIL_INDEX) => RegistrationError::EmailTaken,
-        _ => RegistrationError::Store(err),
+        _ => RegistrationError::Failed(err.into()),
     }
 }

@@ -221,6 +221,6 @@ fn conflict(err: StoreError, index: &str, message: &str) -> ManageError {
     if err.violated_index() == Some(index) {
         ManageError::Conflict(message.into())
     } else {
-        ManageError::Store(err)
+        ManageError::Failed(err.into())
     }
 }

@@ -489,6 +489,6 @@ fn taken(err: StoreError) -> ManageError {
     match err.violated_index() {
         Some(users::USERNAME_INDEX) => ManageError::Conflict("Username already taken".into()),
         Some(users::EMAIL_INDEX) => ManageError::Conflict("Email already registered".into()),
-        _ => ManageError::Store(err),
+        _ => ManageError::Failed(err.into()),
     }
 }

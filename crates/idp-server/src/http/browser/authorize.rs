@@ -14,7 +14,7 @@ use idp_store::repo::browser_sessions::BrowserSession;
 use idp_store::repo::{clients, consents};
 
 use super::cookies::{self, BrowserCookie, Cookies, csrf_cookie, signed_csrf_cookie};
-use super::html::{error_page, form_fields, redirect, store_failure};
+use super::html::{error_page, failure_page, form_fields, redirect, store_failure};
 use super::pages::{self, LoginNotice};
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
@@ -269,7 +269,13 @@ async fn answer(state: &AppState, headers: &HeaderMap, fields: &FormFields) -> P
                 }
                 Err(page) => return page,
             }
-            match crate::service::authorization::issue_code(state, &v, &browser_session).await {
+            match crate::service::authorization::issue_code(
+                state,
+                &v.code_request(),
+                &browser_session,
+            )
+            .await
+            {
                 Ok(code) => {
                     let mut params = vec![("code", code.expose())];
                     if let Some(s) = v.state.as_deref() {
@@ -361,18 +367,7 @@ async fn login(
             }
             page
         }
-        Err(LoginError::Busy) => error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The server is busy. Please try again in a moment.",
-        ),
-        Err(LoginError::Store(e)) => store_failure(e),
-        Err(LoginError::Internal(reason)) => {
-            tracing::error!(error = %reason, "login failed");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The server could not complete the request. Please try again.",
-            )
-        }
+        Err(LoginError::Failed(failure)) => failure_page(failure),
     }
 }
 

@@ -95,6 +95,33 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
 /// The page for a store failure: 400 for a value the database cannot hold,
 /// 503 while it is unreachable, 500 otherwise. The cause is logged, never
 /// shown.
+/// Every use case's failure, as the browser pages answer it: the one map
+/// for pages.
+pub fn failure_page(err: crate::service::Failure) -> Response {
+    use crate::service::Failure;
+    match err {
+        Failure::Busy => {
+            let mut page = error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy. Please try again in a moment.",
+            );
+            page.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::service::hashing::RETRY_AFTER_SECS),
+            );
+            page
+        }
+        Failure::Store(e) => store_failure(e),
+        Failure::Unexpected(e) => {
+            tracing::error!(error = format!("{e:#}"), "browser endpoint failed");
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The server could not complete the request. Please try again.",
+            )
+        }
+    }
+}
+
 pub fn store_failure(err: idp_store::StoreError) -> Response {
     if err.is_unstorable_input() {
         return error_page(StatusCode::BAD_REQUEST, crate::http::error::UNSTORABLE_INPUT);

@@ -7,7 +7,7 @@ use idp_core::user::Profile;
 use super::{TokenRequest, require_grant};
 use crate::http::oauth_error::OAuthError;
 use crate::oauth::client_auth::{self, Presented};
-use crate::service::authorization::{self, ExchangeError, Redemption};
+use crate::service::authorization::{self, Redemption};
 use crate::service::tokens::{AccessGrant, IdGrant, TokenResponse};
 use crate::state::AppState;
 
@@ -32,12 +32,7 @@ pub async fn grant(
         redirect_uri: form.get("redirect_uri"),
         code_verifier: form.get("code_verifier"),
     };
-    let redeemed = authorization::redeem(state, &client, presented, request.origin).await.map_err(
-        |e| match e {
-            ExchangeError::InvalidGrant(reason) => OAuthError::invalid_grant(reason),
-            ExchangeError::Store(e) => e.into(),
-        },
-    )?;
+    let redeemed = authorization::redeem(state, &client, presented, request.origin).await?;
     let now = state.now();
     let access = state
         .tokens

@@ -10,7 +10,7 @@ use idp_core::user::{Profile, User};
 use super::{TokenRequest, require_grant, resource};
 use crate::http::oauth_error::OAuthError;
 use crate::oauth::{client_auth, scope_policy};
-use crate::service::login::{self, LoginError};
+use crate::service::login;
 use crate::service::sessions::{self, NewSession};
 use crate::service::tokens::{AccessGrant, IdGrant, TokenResponse};
 use crate::state::AppState;
@@ -66,8 +66,7 @@ pub async fn grant(
     };
     let (user, session, refresh_token) =
         login::sign_in(state, username, password, client.id.as_str(), request.origin, start)
-            .await
-            .map_err(login_error)?;
+            .await?;
     let roles = session.roles.clone();
 
     let access = state
@@ -109,21 +108,4 @@ pub async fn grant(
         id_token,
         scope: scope.to_string(),
     })
-}
-
-pub fn login_error(err: LoginError) -> OAuthError {
-    match err {
-        LoginError::InvalidCredentials | LoginError::Disabled | LoginError::Changed => {
-            OAuthError::invalid_grant(err.to_string())
-        }
-        LoginError::Locked { retry_after_secs } => {
-            OAuthError::invalid_grant(err.to_string()).too_many_requests(retry_after_secs)
-        }
-        LoginError::Busy => OAuthError::unavailable(
-            crate::service::hashing::RETRY_AFTER_SECS,
-            "The server is busy checking passwords; try again shortly.",
-        ),
-        LoginError::Store(e) => e.into(),
-        LoginError::Internal(reason) => OAuthError::server_error(anyhow::anyhow!(reason)),
-    }
 }

@@ -6,7 +6,7 @@ use idp_core::client::GrantType;
 use super::{TokenRequest, require_grant, resource};
 use crate::http::oauth_error::OAuthError;
 use crate::oauth::{client_auth, scope_policy};
-use crate::service::refresh::{self, RefreshError, Requester};
+use crate::service::refresh::{self, Requester};
 use crate::service::tokens::{AccessGrant, TokenResponse};
 use crate::state::AppState;
 
@@ -26,17 +26,8 @@ pub async fn grant(
         Some(client) => Requester::Client(client),
         None => Requester::Unidentified,
     };
-    let rotated = refresh::rotate(state, presented, requester, narrow_to.as_ref(), request.origin)
-        .await
-        .map_err(|err| match err {
-            RefreshError::InvalidGrant | RefreshError::WrongClient => {
-                OAuthError::invalid_grant(err.to_string())
-            }
-            RefreshError::ClientAuthRequired => OAuthError::invalid_client(err.to_string()),
-            RefreshError::GrantNotAllowed => OAuthError::unauthorized_client(err.to_string()),
-            RefreshError::ScopeNotGranted => OAuthError::invalid_scope(err.to_string()),
-            RefreshError::Store(e) => e.into(),
-        })?;
+    let rotated =
+        refresh::rotate(state, presented, requester, narrow_to.as_ref(), request.origin).await?;
     let scope = rotated.scope;
     let now = state.now();
     let access = state
