@@ -19,6 +19,7 @@ use super::html::{error_page, form_fields, redirect};
 use super::pages::{self, LoginNotice};
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
+use crate::http::openapi::responses::{PageFormErrors, PageUnavailable};
 use crate::oauth::authorize::{self, AuthorizationRequest, Policy, Prompt, Rejection, Validated};
 use crate::service::browser;
 use crate::service::login::{self, LoginError};
@@ -210,9 +211,12 @@ async fn needs_consent(
         ("prompt" = Option<String>, Query, description = "`none`, `login`, `consent`"), ("max_age" = Option<u64>, Query)
     ),
     responses(
-        (status = 200, description = "The login or consent page (HTML)"),
-        (status = 302, description = "To the redirect URI with `code` (or `error`), `state` and `iss`"),
-        (status = 400, description = "An error page: unknown client, unregistered redirect URI, malformed request")
+        (status = 200, description = "The login or consent page", body = String, content_type = "text/html"),
+        (status = 302, description = "To the redirect URI with `code` (or `error`), `state` and `iss`",
+            headers(("Location" = String))),
+        (status = 400, description = "An error page: unknown client, unregistered redirect URI, malformed request",
+            body = String, content_type = "text/html"),
+        (status = 503, response = PageUnavailable)
     )
 )]
 pub async fn authorize(
@@ -298,6 +302,24 @@ pub async fn authorize(
 
 /// POST of the login form: `username`, `password`, `csrf_token`, and the
 /// authorization request in hidden fields (checked again here).
+#[utoipa::path(
+    post,
+    path = "/auth/authorize",
+    tag = "oidc",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The login or consent page", body = String, content_type = "text/html"),
+        (status = 302, description = "To the redirect URI with `error`, `state` and `iss`",
+            headers(("Location" = String))),
+        (status = 303, description = "Signed in: on to the authorization request", headers(("Location" = String))),
+        PageFormErrors,
+        (status = 403, description = "The login page again: the form expired (its CSRF token is missing or stale)",
+            body = String, content_type = "text/html"),
+        (status = 429, description = "Locked out after failed passwords (the login page), or rate limited",
+            headers(("Retry-After" = u64)),
+            content((String = "text/html"), (crate::http::error::Problem = "application/problem+json")))
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     Origin(origin): Origin,
@@ -453,4 +475,27 @@ pub async fn consent(
         ),
         _ => error_page(StatusCode::BAD_REQUEST, "The form was incomplete."),
     }
+}
+
+/// The login form the login page posts: the authorization request's
+/// parameters ride along in hidden fields.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only
+pub struct LoginForm {
+    username: String,
+    #[schema(format = Password)]
+    password: String,
+    /// From the page, bound to this browser's CSRF cookie.
+    csrf_token: String,
+    client_id: String,
+    redirect_uri: String,
+    response_type: String,
+    #[schema(nullable = false)]
+    scope: Option<String>,
+    #[schema(nullable = false)]
+    state: Option<String>,
+    #[schema(nullable = false)]
+    nonce: Option<String>,
+    code_challenge: String,
+    code_challenge_method: String,
 }

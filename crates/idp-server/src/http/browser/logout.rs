@@ -12,6 +12,7 @@ use super::html::{error_page, form_fields, redirect};
 use super::pages;
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
+use crate::http::openapi::responses::{PageFormErrors, PageUnavailable};
 use crate::service::browser;
 use crate::state::AppState;
 
@@ -27,9 +28,11 @@ use crate::state::AppState;
         ("state" = Option<String>, Query)
     ),
     responses(
-        (status = 200, description = "The signed-out page"),
-        (status = 302, description = "To the post-logout redirect URI, with `state`"),
-        (status = 400, description = "An invalid `id_token_hint`")
+        (status = 200, description = "The signed-out page", body = String, content_type = "text/html"),
+        (status = 302, description = "To the post-logout redirect URI, with `state`", headers(("Location" = String))),
+        (status = 400, description = "An error page: an invalid `id_token_hint`, or a query that does not parse",
+            body = String, content_type = "text/html"),
+        (status = 503, response = PageUnavailable)
     )
 )]
 pub async fn logout_get(
@@ -45,6 +48,17 @@ pub async fn logout_get(
 }
 
 /// Logout by POST (form parameters).
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "oidc",
+    request_body(content = LogoutForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The signed-out page", body = String, content_type = "text/html"),
+        (status = 303, description = "To the post-logout redirect URI, with `state`", headers(("Location" = String))),
+        PageFormErrors
+    )
+)]
 pub async fn logout_post(
     State(state): State<AppState>,
     Origin(origin): Origin,
@@ -171,4 +185,20 @@ async fn id_token_hint(state: &AppState, token: &str) -> Result<IdClaims, Respon
             ))
         }
     }
+}
+
+/// The parameters of RP-initiated logout (OIDC RP-Initiated Logout 1.0 §2).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only
+pub struct LogoutForm {
+    /// An ID token this server issued (expired is fine).
+    #[schema(nullable = false)]
+    id_token_hint: Option<String>,
+    #[schema(nullable = false)]
+    client_id: Option<String>,
+    /// Must exactly match one the client registered.
+    #[schema(nullable = false)]
+    post_logout_redirect_uri: Option<String>,
+    #[schema(nullable = false)]
+    state: Option<String>,
 }
