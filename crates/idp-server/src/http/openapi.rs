@@ -73,6 +73,9 @@ use crate::state::AppState;
         admin::audit::list,
         admin::keys::list,
         admin::keys::rotate,
+        openapi_json,
+        docs,
+        docs_page,
     ),
     components(
         schemas(
@@ -180,6 +183,36 @@ fn operations(item: &utoipa::openapi::PathItem) -> [Option<&utoipa::openapi::pat
     ]
 }
 
+/// This document (OpenAPI 3.1).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "This OpenAPI document", body = Object))
+)]
+#[allow(dead_code)] // served by SwaggerUi below; documentation only
+fn openapi_json() {}
+
+/// Swagger UI over this document.
+#[utoipa::path(
+    get,
+    path = "/docs",
+    tag = "operations",
+    responses((status = 303, description = "To `/docs/`", headers(("Location" = String))))
+)]
+#[allow(dead_code)] // served by SwaggerUi below; documentation only
+fn docs() {}
+
+/// Swagger UI's page; its scripts and styles are served from `/docs/` too.
+#[utoipa::path(
+    get,
+    path = "/docs/",
+    tag = "operations",
+    responses((status = 200, description = "Swagger UI", body = String, content_type = "text/html"))
+)]
+#[allow(dead_code)] // served by SwaggerUi below; documentation only
+fn docs_page() {}
+
 /// The document as served at `/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
@@ -231,6 +264,8 @@ mod tests {
             "/healthz",
             "/readyz",
             "/metrics",
+            "/docs",
+            "/openapi.json",
         ] {
             assert!(
                 paths.iter().any(|p| p.as_str() == expected),
