@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::clock::UnixTime;
 use crate::ids::ClientId;
+use crate::jose::Algorithm;
 use crate::secret_hash::SecretHash;
 
 /// The built-in first-party client. Clients of the original service send no
@@ -103,6 +104,10 @@ pub struct Client {
     pub first_party: bool,
     pub access_token_ttl: Option<Duration>,
     pub refresh_token_ttl: Option<Duration>,
+    /// `id_token_signed_response_alg` (OIDC Dynamic Client Registration
+    /// §2): the algorithm of this client's ID tokens; `None` means the
+    /// server's `ALGORITHM`.
+    pub id_token_signed_response_alg: Option<Algorithm>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::client::{ClientType, GrantType};
+use crate::jose::Algorithm;
 use crate::scope::Scope;
 use crate::validation::FieldViolation;
 
@@ -67,6 +68,17 @@ pub fn redirect_uri(uri: &str) -> Result<(), String> {
                 .into())
         }
     }
+}
+
+/// `id_token_signed_response_alg` (OIDC Dynamic Client Registration §2):
+/// one of the algorithms a server configured with `configured` signs with,
+/// the list discovery publishes as `id_token_signing_alg_values_supported`.
+pub fn id_token_alg(name: &str, configured: Algorithm) -> Result<Algorithm, String> {
+    let supported = configured.signing_algorithms();
+    name.parse::<Algorithm>().ok().filter(|alg| supported.contains(alg)).ok_or_else(|| {
+        let names: Vec<&str> = supported.iter().map(|alg| alg.as_str()).collect();
+        format!("must be one of {} (id_token_signing_alg_values_supported)", names.join(", "))
+    })
 }
 
 /// Every violation of a registration, field by field.
@@ -225,6 +237,20 @@ mod tests {
             fields,
             ["name", "redirect_uris", "grant_types", "scopes", "access_token_ttl_secs"]
         );
+    }
+
+    #[test]
+    fn id_token_algorithms_are_the_ones_the_server_signs_with() {
+        assert_eq!(id_token_alg("RS256", Algorithm::ES256), Ok(Algorithm::RS256));
+        assert_eq!(id_token_alg("ES256", Algorithm::ES256), Ok(Algorithm::ES256));
+        assert_eq!(id_token_alg("RS256", Algorithm::RS256), Ok(Algorithm::RS256));
+        assert_eq!(
+            id_token_alg("EdDSA", Algorithm::ES256),
+            Err("must be one of ES256, RS256 (id_token_signing_alg_values_supported)".into())
+        );
+        for unknown in ["HS256", "none", "rs256", ""] {
+            assert!(id_token_alg(unknown, Algorithm::EdDSA).is_err(), "{unknown}");
+        }
     }
 
     #[test]

@@ -24,6 +24,19 @@ impl Algorithm {
             Self::EdDSA => "EdDSA",
         }
     }
+
+    /// What a server configured with `self` signs with: `self` first, the
+    /// default for every token, then RS256 if `self` is not RS256. OIDC
+    /// Core §15.1 and Discovery §3 require every OpenID provider to support
+    /// RS256 ID tokens, so an RS256 key is kept beside the configured one
+    /// for clients that register `id_token_signed_response_alg=RS256`.
+    pub fn signing_algorithms(self) -> &'static [Algorithm] {
+        match self {
+            Self::RS256 => &[Self::RS256],
+            Self::ES256 => &[Self::ES256, Self::RS256],
+            Self::EdDSA => &[Self::EdDSA, Self::RS256],
+        }
+    }
 }
 
 impl fmt::Display for Algorithm {
@@ -59,6 +72,18 @@ mod tests {
         }
         for bad in ["HS256", "none", "rs256", "RS512", ""] {
             assert!(bad.parse::<Algorithm>().is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn every_configuration_keeps_rs256_and_lists_the_configured_algorithm_first() {
+        for alg in Algorithm::ALL {
+            let set = alg.signing_algorithms();
+            assert_eq!(set.first(), Some(&alg));
+            assert!(set.contains(&Algorithm::RS256), "{alg}");
+            let mut unique = set.to_vec();
+            unique.dedup();
+            assert_eq!(unique.len(), set.len(), "{alg}: no duplicates");
         }
     }
 }

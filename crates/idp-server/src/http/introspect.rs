@@ -180,10 +180,7 @@ async fn refresh(state: &AppState, token: &str) -> Result<Option<Introspection>,
         return Ok(None);
     };
     let now = state.now();
-    let live = record.consumed_at.is_none()
-        && record.revoked_at.is_none()
-        && record.expires_at > now
-        && session.is_live(now, user);
+    let live = record.is_live(now) && session.is_live(now, user);
     if !live {
         return Ok(Some(Introspection::default()));
     }

@@ -93,6 +93,9 @@ pub struct ClientOut {
     pub first_party: bool,
     pub access_token_ttl_secs: Option<u64>,
     pub refresh_token_ttl_secs: Option<u64>,
+    /// The JWS algorithm of the client's ID tokens; `null` means the
+    /// server's `ALGORITHM`.
+    pub id_token_signed_response_alg: Option<&'static str>,
     pub created_at: String,
     pub updated_at: String,
     /// Only in the response that creates the client or resets its secret.
@@ -113,6 +116,7 @@ impl ClientOut {
             first_party: client.first_party,
             access_token_ttl_secs: client.access_token_ttl.map(|d| d.as_secs()),
             refresh_token_ttl_secs: client.refresh_token_ttl.map(|d| d.as_secs()),
+            id_token_signed_response_alg: client.id_token_signed_response_alg.map(|a| a.as_str()),
             created_at: client.created_at.to_rfc3339(),
             updated_at: client.updated_at.to_rfc3339(),
             client_secret: secret,

@@ -67,7 +67,13 @@ impl Discovery {
                 "password",
             ],
             subject_types_supported: vec!["public"],
-            id_token_signing_alg_values_supported: vec![alg.as_str()],
+            // The configured algorithm, the default, first; RS256 always
+            // (OIDC Core §15.1, Discovery §3: REQUIRED).
+            id_token_signing_alg_values_supported: alg
+                .signing_algorithms()
+                .iter()
+                .map(|alg| alg.as_str())
+                .collect(),
             token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
             revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
             code_challenge_methods_supported: vec!["S256"],

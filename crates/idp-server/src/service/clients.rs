@@ -7,6 +7,7 @@ use idp_core::audit::EventKind;
 use idp_core::client::{Client, ClientType, FIRST_PARTY_CLIENT_ID, GrantType};
 use idp_core::client_registration;
 use idp_core::ids::ClientId;
+use idp_core::jose::Algorithm;
 use idp_core::opaque::{PlainToken, TokenKind};
 use idp_store::repo::clients;
 
@@ -28,6 +29,8 @@ pub struct ClientSpec {
     pub first_party: bool,
     pub access_token_ttl: Option<Duration>,
     pub refresh_token_ttl: Option<Duration>,
+    /// The algorithm of the client's ID tokens; `None` for `ALGORITHM`.
+    pub id_token_signed_response_alg: Option<Algorithm>,
 }
 
 /// Scopes a client gets when its registration names none.
@@ -40,7 +43,7 @@ pub fn default_scopes(grants: &[GrantType]) -> Vec<String> {
     scopes
 }
 
-fn validate(spec: &ClientSpec) -> Result<(), ManageError> {
+fn validate(spec: &ClientSpec, configured: Algorithm) -> Result<(), ManageError> {
     let mut violations = client_registration::registration(
         spec.client_type,
         &spec.name,
@@ -56,6 +59,14 @@ fn validate(spec: &ClientSpec) -> Result<(), ManageError> {
     {
         violations.insert(0, idp_core::validation::FieldViolation { field: "client_id", message });
     }
+    if let Some(alg) = spec.id_token_signed_response_alg
+        && let Err(message) = client_registration::id_token_alg(alg.as_str(), configured)
+    {
+        violations.push(idp_core::validation::FieldViolation {
+            field: "id_token_signed_response_alg",
+            message,
+        });
+    }
     if violations.is_empty() { Ok(()) } else { Err(ManageError::Invalid(violations)) }
 }
 
@@ -66,7 +77,7 @@ pub async fn create(
     actor: &Actor,
     spec: ClientSpec,
 ) -> Result<(Client, Option<PlainToken>), ManageError> {
-    validate(&spec)?;
+    validate(&spec, state.settings.algorithm)?;
     let now = state.now();
     let secret = (spec.client_type == ClientType::Confidential)
         .then(|| PlainToken::generate(TokenKind::ClientSecret));
@@ -82,6 +93,7 @@ pub async fn create(
         first_party: spec.first_party,
         access_token_ttl: spec.access_token_ttl,
         refresh_token_ttl: spec.refresh_token_ttl,
+        id_token_signed_response_alg: spec.id_token_signed_response_alg,
         created_at: now,
         updated_at: now,
     };
@@ -123,6 +135,8 @@ pub struct ClientChange {
     pub first_party: Option<bool>,
     pub access_token_ttl: Option<Option<Duration>>,
     pub refresh_token_ttl: Option<Option<Duration>>,
+    /// `Some(None)` goes back to the server's `ALGORITHM`.
+    pub id_token_signed_response_alg: Option<Option<Algorithm>>,
 }
 
 pub async fn update(
@@ -161,18 +175,25 @@ pub async fn update(
     if let Some(v) = change.refresh_token_ttl {
         client.refresh_token_ttl = v;
     }
-    validate(&ClientSpec {
-        id: None,
-        name: client.name.clone(),
-        client_type: client.client_type,
-        redirect_uris: client.redirect_uris.clone(),
-        post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
-        grant_types: client.grant_types.clone(),
-        scopes: client.scopes.clone(),
-        first_party: client.first_party,
-        access_token_ttl: client.access_token_ttl,
-        refresh_token_ttl: client.refresh_token_ttl,
-    })?;
+    if let Some(v) = change.id_token_signed_response_alg {
+        client.id_token_signed_response_alg = v;
+    }
+    validate(
+        &ClientSpec {
+            id: None,
+            name: client.name.clone(),
+            client_type: client.client_type,
+            redirect_uris: client.redirect_uris.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            grant_types: client.grant_types.clone(),
+            scopes: client.scopes.clone(),
+            first_party: client.first_party,
+            access_token_ttl: client.access_token_ttl,
+            refresh_token_ttl: client.refresh_token_ttl,
+            id_token_signed_response_alg: client.id_token_signed_response_alg,
+        },
+        state.settings.algorithm,
+    )?;
     let now = state.now();
     client.updated_at = now;
     let events = [actor.event(EventKind::ClientUpdated, now).client(&client.id)];

@@ -8,6 +8,14 @@
 //! [`UNKNOWN_KID_REFRESH`]). A rotated key is published [`PUBLISH_AHEAD`]
 //! before it signs, so verifiers that cached the JWKS know it before they
 //! meet it.
+//!
+//! The configured `ALGORITHM` signs every token by default. When it is not
+//! RS256, an RS256 key is kept beside it, generated, rotated and retired
+//! the same way: OIDC Core §15.1 and Discovery §3 require every provider to
+//! offer RS256 ID tokens, which clients ask for with
+//! `id_token_signed_response_alg`. Keys of each algorithm rotate and retire
+//! on their own; a key file (`PRIVATE_KEY_PATH`) stands in for the
+//! generated key of its algorithm only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -71,7 +79,11 @@ pub struct NewKey {
 /// The keys in force at one moment.
 #[derive(Debug)]
 pub struct KeySet {
+    /// The configured `ALGORITHM`'s key: signs every token by default.
     signer: Arc<SigningKey>,
+    /// The keys of the other algorithms in use (the RS256 key beside an
+    /// ES256 or EdDSA one), for clients that ask for them.
+    others: Vec<Arc<SigningKey>>,
     verifiers: HashMap<String, Arc<VerifyingKey>>,
     jwks: Bytes,
 }
@@ -79,6 +91,12 @@ pub struct KeySet {
 impl KeySet {
     pub fn signer(&self) -> &Arc<SigningKey> {
         &self.signer
+    }
+
+    /// The key that signs `alg` tokens now; `None` if this server does not
+    /// sign with `alg`.
+    pub fn signer_for(&self, alg: Algorithm) -> Option<&Arc<SigningKey>> {
+        std::iter::once(&self.signer).chain(&self.others).find(|key| key.alg() == alg)
     }
 
     pub fn verifier(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
@@ -130,70 +148,150 @@ impl KeySource {
         self.file_key.is_some()
     }
 
-    /// Makes sure a key for the configured algorithm exists and records a
-    /// file key in the table (so it stays published after the file changes).
+    /// The algorithm of the PRIVATE_KEY_PATH key, if there is one.
+    pub fn file_key_algorithm(&self) -> Option<Algorithm> {
+        self.file_key.as_ref().map(|key| key.alg())
+    }
+
+    /// What this server signs with: `ALGORITHM` first, then RS256.
+    fn algorithms(&self) -> &'static [Algorithm] {
+        self.algorithm.signing_algorithms()
+    }
+
+    /// The algorithms whose keys are generated and sealed in the database:
+    /// all but a key file's.
+    fn generated_algorithms(&self) -> Vec<Algorithm> {
+        let file_alg = self.file_key_algorithm();
+        self.algorithms().iter().copied().filter(|alg| Some(*alg) != file_alg).collect()
+    }
+
+    /// Makes sure a key exists for every algorithm in use, retires the keys
+    /// of algorithms no longer in use, and records a file key in the table
+    /// (so it stays published after the file changes).
     pub async fn ensure(&self) -> Result<(), KeyRingError> {
         let now = self.clock.now();
         if let Some(key) = &self.file_key {
-            let stored = self.stored(key, String::new(), now, now);
-            let mut tx = self.db.begin_write().await?;
-            if !signing_keys::insert(&mut *tx, &stored).await? {
-                signing_keys::reactivate(&mut *tx, key.kid()).await?;
-            }
-            signing_keys::retire_others(&mut *tx, key.kid(), now, now + self.retire_after).await?;
-            tx.commit().await?;
-            return Ok(());
+            self.record_file_key(key, now).await?;
         }
-        if self.has_usable_key(&signing_keys::published(self.db.pool(), now).await?) {
+        let published = signing_keys::published(self.db.pool(), now).await?;
+        if self.missing(&published).is_empty() && !self.has_unused(&published) {
             return Ok(());
         }
         // First start, a changed ALGORITHM, or a switch away from a key
-        // file: a new key signs at once; the others retire. Nodes starting
-        // together each get here; the lock and the second look let exactly
-        // one of them add the key.
-        let (key, sealed) = self.generate().await?;
-        let mut tx = self.db.begin_serialized(KEY_SETUP_LOCK).await?;
-        if self.has_usable_key(&signing_keys::published(&mut *tx, now).await?) {
-            tx.rollback().await?;
-            return Ok(());
+        // file: each missing key signs at once; keys of algorithms no longer
+        // in use retire. Nodes starting together each get here; the lock
+        // and the second look let exactly one of them do it, for every
+        // algorithm in one transaction.
+        let mut generated = Vec::new();
+        for alg in self.missing(&published) {
+            generated.push(self.generate(alg).await?);
         }
-        self.record_key(tx, &key, sealed, now, true, "system").await?;
+        let mut tx = self.db.begin_serialized(KEY_SETUP_LOCK).await?;
+        let missing = self.missing(&signing_keys::published(&mut *tx, now).await?);
+        generated.retain(|(key, _)| missing.contains(&key.alg()));
+        for alg in missing {
+            if !generated.iter().any(|(key, _)| key.alg() == alg) {
+                generated.push(self.generate(alg).await?);
+            }
+        }
+        let retired = self.retire_unused(&mut tx, now).await?;
+        self.record_keys(tx, generated, now, true, "system", retired).await?;
         Ok(())
     }
 
-    fn has_usable_key(&self, published: &[StoredKey]) -> bool {
-        published.iter().any(|k| {
-            k.active && k.alg == self.algorithm.as_str() && !k.private_key_sealed.is_empty()
-        })
-    }
-
-    /// `idp keys rotate`: adds a key that signs after [`PUBLISH_AHEAD`] (or
-    /// at once with `immediately`, e.g. after a compromise); older keys stop
-    /// signing then and stay published until their tokens have expired.
-    /// `actor` is who asked, for the audit log.
-    pub async fn rotate(&self, immediately: bool, actor: &str) -> Result<NewKey, KeyRingError> {
-        if self.is_file_managed() {
-            return Err(KeyRingError::FileManaged);
+    /// Records the PRIVATE_KEY_PATH key as the active key of its algorithm;
+    /// the generated keys of that algorithm, and of algorithms no longer in
+    /// use, retire.
+    async fn record_file_key(&self, key: &SigningKey, now: UnixTime) -> Result<(), KeyRingError> {
+        let stored = self.stored(key, String::new(), now, now);
+        let mut tx = self.db.begin_write().await?;
+        if !signing_keys::insert(&mut *tx, &stored).await? {
+            signing_keys::reactivate(&mut *tx, key.kid()).await?;
         }
-        self.add_key(self.clock.now(), immediately, actor).await
+        let alg = key.alg().as_str();
+        let retired =
+            signing_keys::retire_others(&mut *tx, alg, key.kid(), now, now + self.retire_after)
+                .await?;
+        let mut events = self.retire_unused(&mut tx, now).await?;
+        if retired > 0 {
+            events.push(retired_event(now, "system", alg, retired, now));
+        }
+        super::audit::write(&mut tx, &events).await?;
+        tx.commit().await?;
+        super::audit::emit(&events);
+        Ok(())
     }
 
-    async fn add_key(
+    /// The generated algorithms without an active key.
+    fn missing(&self, published: &[StoredKey]) -> Vec<Algorithm> {
+        self.generated_algorithms()
+            .into_iter()
+            .filter(|alg| {
+                !published
+                    .iter()
+                    .any(|k| k.active && k.alg == alg.as_str() && !k.private_key_sealed.is_empty())
+            })
+            .collect()
+    }
+
+    /// Whether an active key has an algorithm this server no longer uses.
+    fn has_unused(&self, published: &[StoredKey]) -> bool {
+        published
+            .iter()
+            .any(|k| k.active && !self.algorithms().iter().any(|alg| alg.as_str() == k.alg))
+    }
+
+    /// Retires the active keys of algorithms no longer in use: nothing
+    /// signs with them from now on.
+    async fn retire_unused(
         &self,
+        tx: &mut idp_store::Transaction,
         now: UnixTime,
+    ) -> Result<Vec<AuditEvent>, KeyRingError> {
+        let mut events = Vec::new();
+        for alg in Algorithm::ALL.into_iter().filter(|alg| !self.algorithms().contains(alg)) {
+            let retired = signing_keys::retire_algorithm(
+                &mut **tx,
+                alg.as_str(),
+                now,
+                now + self.retire_after,
+            )
+            .await?;
+            if retired > 0 {
+                events.push(retired_event(now, "system", alg.as_str(), retired, now));
+            }
+        }
+        Ok(events)
+    }
+
+    /// `idp keys rotate`: adds a key for every algorithm in use that signs
+    /// after [`PUBLISH_AHEAD`] (or at once with `immediately`, e.g. after a
+    /// compromise); the older keys of each algorithm stop signing then and
+    /// stay published until their tokens have expired. A key file is not
+    /// rotated here (replace the file), only the generated keys beside it.
+    /// `actor` is who asked, for the audit log. The configured algorithm's
+    /// key comes first.
+    pub async fn rotate(
+        &self,
         immediately: bool,
         actor: &str,
-    ) -> Result<NewKey, KeyRingError> {
+    ) -> Result<Vec<NewKey>, KeyRingError> {
+        let algorithms = self.generated_algorithms();
+        if algorithms.is_empty() {
+            return Err(KeyRingError::FileManaged);
+        }
         // Generated before the transaction opens: RSA takes a while, and
         // SQLite admits one writer at a time.
-        let (key, sealed) = self.generate().await?;
+        let mut keys = Vec::new();
+        for alg in algorithms {
+            keys.push(self.generate(alg).await?);
+        }
         let tx = self.db.begin_write().await?;
-        self.record_key(tx, &key, sealed, now, immediately, actor).await
+        self.record_keys(tx, keys, self.clock.now(), immediately, actor, Vec::new()).await
     }
 
-    /// A new key of the configured algorithm and its sealed private half.
-    async fn generate(&self) -> Result<(SigningKey, String), KeyRingError> {
-        let algorithm = self.algorithm;
+    /// A new key of `algorithm` and its sealed private half.
+    async fn generate(&self, algorithm: Algorithm) -> Result<(SigningKey, String), KeyRingError> {
         let key = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
             .await
             .map_err(|e| KeyRingError::Generate(e.to_string()))?
@@ -206,49 +304,55 @@ impl KeySource {
         Ok((key, sealed))
     }
 
-    /// Records `key` in `tx`, retires the others, and commits.
-    async fn record_key(
+    /// Records `keys` in `tx`, each retiring the other keys of its
+    /// algorithm, with `events` and their own audit events, and commits.
+    async fn record_keys(
         &self,
         mut tx: idp_store::Transaction,
-        key: &SigningKey,
-        sealed: String,
+        keys: Vec<(SigningKey, String)>,
         now: UnixTime,
         immediately: bool,
         actor: &str,
-    ) -> Result<NewKey, KeyRingError> {
-        let algorithm = self.algorithm;
+        mut events: Vec<AuditEvent>,
+    ) -> Result<Vec<NewKey>, KeyRingError> {
         let signs_from = if immediately { now } else { now + PUBLISH_AHEAD };
-        let stored = self.stored(key, sealed, now, signs_from);
-        signing_keys::insert(&mut *tx, &stored).await?;
-        // The old keys keep signing until the new one takes over, then stay
-        // published until every token they signed has expired.
-        let retired = signing_keys::retire_others(
-            &mut *tx,
-            key.kid(),
-            signs_from,
-            signs_from + self.retire_after,
-        )
-        .await?;
-        let mut events = vec![
-            AuditEvent::new(EventKind::KeyCreated, Outcome::Success, now)
-                .actor(actor)
-                .detail("kid", key.kid())
-                .detail("alg", algorithm.as_str())
-                .detail("signs_from", signs_from.as_secs()),
-        ];
-        if retired > 0 {
+        let mut added = Vec::new();
+        for (key, sealed) in keys {
+            let alg = key.alg();
+            signing_keys::insert(&mut *tx, &self.stored(&key, sealed, now, signs_from)).await?;
+            // The old keys keep signing until the new one takes over, then
+            // stay published until every token they signed has expired.
+            let retired = signing_keys::retire_others(
+                &mut *tx,
+                alg.as_str(),
+                key.kid(),
+                signs_from,
+                signs_from + self.retire_after,
+            )
+            .await?;
             events.push(
-                AuditEvent::new(EventKind::KeyRetired, Outcome::Success, now)
+                AuditEvent::new(EventKind::KeyCreated, Outcome::Success, now)
                     .actor(actor)
-                    .detail("keys", retired)
-                    .detail("stops_signing", signs_from.as_secs()),
+                    .detail("kid", key.kid())
+                    .detail("alg", alg.as_str())
+                    .detail("signs_from", signs_from.as_secs()),
             );
+            if retired > 0 {
+                events.push(retired_event(now, actor, alg.as_str(), retired, signs_from));
+            }
+            added.push(NewKey { kid: key.kid().to_owned(), alg, signs_from });
+        }
+        if events.is_empty() {
+            tx.rollback().await?;
+            return Ok(added);
         }
         super::audit::write(&mut tx, &events).await?;
         tx.commit().await?;
         super::audit::emit(&events);
-        tracing::info!(kid = key.kid(), alg = %algorithm, signs_from = signs_from.as_secs(), "signing key added");
-        Ok(NewKey { kid: key.kid().to_owned(), alg: algorithm, signs_from })
+        for key in &added {
+            tracing::info!(kid = key.kid, alg = %key.alg, signs_from = key.signs_from.as_secs(), "signing key added");
+        }
+        Ok(added)
     }
 
     fn stored(
@@ -288,51 +392,86 @@ impl KeySource {
             verifiers.insert(row.kid.clone(), Arc::new(verifier));
             jwks.keys.push(jwk);
         }
-        let signer = match &self.file_key {
-            Some(key) => key.clone(),
-            None => Arc::new(self.pick_signer(&rows, now)?),
-        };
-        if !verifiers.contains_key(signer.kid()) {
-            // Just generated elsewhere and not yet visible, or a file key
-            // whose row was deleted by hand: always verify what we sign.
-            let verifier =
-                signer.verifying_key().map_err(|e| KeyRingError::Generate(e.to_string()))?;
-            verifiers.insert(signer.kid().to_owned(), Arc::new(verifier));
-            jwks.keys.push(signer.public_jwk().clone());
+        let signer = self.signer(&rows, self.algorithm, now)?;
+        let others = self
+            .algorithms()
+            .iter()
+            .filter(|alg| **alg != self.algorithm)
+            .map(|alg| self.signer(&rows, *alg, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        for signer in std::iter::once(&signer).chain(&others) {
+            if !verifiers.contains_key(signer.kid()) {
+                // Just generated elsewhere and not yet visible, or a file
+                // key whose row was deleted by hand: always verify what we
+                // sign.
+                let verifier =
+                    signer.verifying_key().map_err(|e| KeyRingError::Generate(e.to_string()))?;
+                verifiers.insert(signer.kid().to_owned(), Arc::new(verifier));
+                jwks.keys.push(signer.public_jwk().clone());
+            }
         }
         let jwks = Bytes::from(serde_json::to_vec(&jwks).unwrap_or_default());
-        Ok(KeySet { signer, verifiers, jwks })
+        Ok(KeySet { signer, others, verifiers, jwks })
     }
 
-    /// The newest key of the configured algorithm that has started signing
-    /// and not yet handed over to a successor.
-    fn pick_signer(&self, rows: &[StoredKey], now: UnixTime) -> Result<SigningKey, KeyRingError> {
+    /// The key that signs `alg` tokens: the key file's, or a generated one.
+    fn signer(
+        &self,
+        rows: &[StoredKey],
+        alg: Algorithm,
+        now: UnixTime,
+    ) -> Result<Arc<SigningKey>, KeyRingError> {
+        match &self.file_key {
+            Some(key) if key.alg() == alg => Ok(key.clone()),
+            _ => self.pick_signer(rows, alg, now).map(Arc::new),
+        }
+    }
+
+    /// The newest `algorithm` key that has started signing and not yet
+    /// handed over to a successor.
+    fn pick_signer(
+        &self,
+        rows: &[StoredKey],
+        algorithm: Algorithm,
+        now: UnixTime,
+    ) -> Result<SigningKey, KeyRingError> {
         let candidate = rows
             .iter()
-            .filter(|k| k.alg == self.algorithm.as_str() && !k.private_key_sealed.is_empty())
+            .filter(|k| k.alg == algorithm.as_str() && !k.private_key_sealed.is_empty())
             .filter(|k| k.signs_from <= now && k.retired_at.is_none_or(|r| r > now))
             .max_by_key(|k| (k.signs_from, k.created_at))
             .or_else(|| {
                 rows.iter()
                     .filter(|k| {
-                        k.alg == self.algorithm.as_str()
-                            && !k.private_key_sealed.is_empty()
-                            && k.active
+                        k.alg == algorithm.as_str() && !k.private_key_sealed.is_empty() && k.active
                     })
                     .min_by_key(|k| k.signs_from)
             })
-            .ok_or_else(|| {
-                KeyRingError::Generate(format!("no {} key in the database", self.algorithm))
-            })?;
+            .ok_or_else(|| KeyRingError::Generate(format!("no {algorithm} key in the database")))?;
         let der = self
             .kek
             .open(&candidate.private_key_sealed, candidate.kid.as_bytes())
             .map_err(|_| KeyRingError::CannotDecrypt { kid: candidate.kid.clone() })?;
-        SigningKey::from_pkcs8_der(&der, self.algorithm).map_err(|e| KeyRingError::Corrupt {
+        SigningKey::from_pkcs8_der(&der, algorithm).map_err(|e| KeyRingError::Corrupt {
             kid: candidate.kid.clone(),
             reason: e.to_string(),
         })
     }
+}
+
+/// `count` keys of `alg` stop signing at `stops_signing`.
+fn retired_event(
+    now: UnixTime,
+    actor: &str,
+    alg: &str,
+    count: u64,
+    stops_signing: UnixTime,
+) -> AuditEvent {
+    AuditEvent::new(EventKind::KeyRetired, Outcome::Success, now)
+        .actor(actor)
+        .detail("alg", alg)
+        .detail("keys", count)
+        .detail("stops_signing", stops_signing.as_secs())
 }
 
 fn load_file_key(settings: &Settings, path: &std::path::Path) -> Result<SigningKey, KeyRingError> {
@@ -422,12 +561,17 @@ impl KeyRing {
         true
     }
 
-    /// Adds a key (see [`KeySource::rotate`]) and uses it on this node at
-    /// once; the other nodes follow within `KEYS_REFRESH_SECONDS`.
-    pub async fn rotate(&self, immediately: bool, actor: &str) -> Result<NewKey, KeyRingError> {
-        let key = self.source.rotate(immediately, actor).await?;
+    /// Adds a key per algorithm (see [`KeySource::rotate`]) and uses them
+    /// on this node at once; the other nodes follow within
+    /// `KEYS_REFRESH_SECONDS`.
+    pub async fn rotate(
+        &self,
+        immediately: bool,
+        actor: &str,
+    ) -> Result<Vec<NewKey>, KeyRingError> {
+        let keys = self.source.rotate(immediately, actor).await?;
         self.refresh().await;
-        Ok(key)
+        Ok(keys)
     }
 
     /// Refreshes every `KEYS_REFRESH_SECONDS` until the ring is dropped.

@@ -80,14 +80,21 @@ pub async fn rotate(
     narrow_to: Option<&Scope>,
     origin: &RequestOrigin,
 ) -> Result<Rotated, RefreshError> {
-    let hash = SecretHash::of(presented);
-    let now = state.now();
+    let p = Presentation {
+        hash: SecretHash::of(presented),
+        requester,
+        narrow_to,
+        origin,
+        now: state.now(),
+    };
+    let now = p.now;
     let pool = state.db.pool();
-    let Some((token, session, user)) = refresh_tokens::find_with_session(pool, &hash).await? else {
+    let Some((token, session, user)) = refresh_tokens::find_with_session(pool, &p.hash).await?
+    else {
         return Err(RefreshError::InvalidGrant);
     };
-    let live = token.consumed_at.is_none() && token.revoked_at.is_none() && token.expires_at > now;
-    let replayed = token.consumed_at.is_some() && token.revoked_at.is_none();
+    let live = token.is_live(now);
+    let replayed = token.is_replay();
     if !live && !replayed {
         // Revoked, or expired unused: refused, with nothing to write.
         return Err(RefreshError::InvalidGrant);
@@ -99,13 +106,13 @@ pub async fn rotate(
         return Err(RefreshError::InvalidGrant);
     }
     if live {
-        let client = resolve_client(pool, &token.client_id, &requester).await?;
+        let client = resolve_client(pool, &token.client_id, &p.requester).await?;
         if !session.is_live(now, user) {
             return Err(RefreshError::InvalidGrant);
         }
-        let scope = scope_for(&session, narrow_to)?;
+        let scope = scope_for(&session, p.narrow_to)?;
         let (record, plain) = refresh_token_for(state, &session, &client, Some(token.id), now);
-        let event = rotation_event(&session, &client, origin, now, false);
+        let event = rotation_event(&session, &client, p.origin, now, false);
         let rotation = Rotation {
             parent: &token,
             successor: &record,
@@ -119,24 +126,38 @@ pub async fn rotate(
             return Ok(Rotated { session, client, refresh_token: plain, scope });
         }
     }
-    rotate_locked(state, &hash, requester, narrow_to, origin, now).await
+    rotate_locked(state, &p).await
+}
+
+/// One presentation of a refresh token, as the request made it.
+#[derive(Debug)]
+struct Presentation<'a> {
+    hash: SecretHash,
+    requester: Requester<'a>,
+    narrow_to: Option<&'a Scope>,
+    origin: &'a RequestOrigin,
+    now: UnixTime,
+}
+
+/// What the successor of a consumed token is issued for.
+#[derive(Debug)]
+struct Next {
+    session: Session,
+    client: Client,
+    scope: Scope,
+    /// A retry of a rotation whose response was lost (the grace period).
+    grace_retry: bool,
 }
 
 /// [`rotate`] inside a write transaction, from the start.
-async fn rotate_locked(
-    state: &AppState,
-    hash: &SecretHash,
-    requester: Requester<'_>,
-    narrow_to: Option<&Scope>,
-    origin: &RequestOrigin,
-    now: UnixTime,
-) -> Result<Rotated, RefreshError> {
+async fn rotate_locked(state: &AppState, p: &Presentation<'_>) -> Result<Rotated, RefreshError> {
+    let now = p.now;
     // BEGIN IMMEDIATE on SQLite: this transaction will write, take the lock now.
     let mut tx = state.db.begin_write().await?;
-    let Some(token) = refresh_tokens::consume(&mut *tx, hash, now).await? else {
-        return unusable(state, tx, hash, &requester, narrow_to, origin, now).await;
+    let Some(token) = refresh_tokens::consume(&mut *tx, &p.hash, now).await? else {
+        return unusable(state, tx, p).await;
     };
-    let client = match resolve_client(&mut *tx, &token.client_id, &requester).await {
+    let client = match resolve_client(&mut *tx, &token.client_id, &p.requester).await {
         Ok(client) => client,
         Err(err) => {
             // Not committed: the token stays unconsumed for its rightful owner.
@@ -148,14 +169,14 @@ async fn rotate_locked(
         tx.rollback().await?;
         return Err(RefreshError::InvalidGrant);
     };
-    let scope = match scope_for(&session, narrow_to) {
+    let scope = match scope_for(&session, p.narrow_to) {
         Ok(scope) => scope,
         Err(err) => {
             tx.rollback().await?;
             return Err(err);
         }
     };
-    successor(state, tx, session, client, scope, &token, origin, now, false).await
+    successor(state, tx, p, &token, Next { session, client, scope, grace_retry: false }).await
 }
 
 fn scope_for(session: &Session, narrow_to: Option<&Scope>) -> Result<Scope, RefreshError> {
@@ -168,21 +189,17 @@ fn scope_for(session: &Session, narrow_to: Option<&Scope>) -> Result<Scope, Refr
 }
 
 /// Issues the successor of `parent` and commits.
-#[allow(clippy::too_many_arguments)]
 async fn successor(
     state: &AppState,
     mut tx: Transaction,
-    session: Session,
-    client: Client,
-    scope: Scope,
+    p: &Presentation<'_>,
     parent: &RefreshToken,
-    origin: &RequestOrigin,
-    now: UnixTime,
-    grace_retry: bool,
+    next: Next,
 ) -> Result<Rotated, RefreshError> {
-    let (record, plain) = refresh_token_for(state, &session, &client, Some(parent.id), now);
+    let Next { session, client, scope, grace_retry } = next;
+    let (record, plain) = refresh_token_for(state, &session, &client, Some(parent.id), p.now);
     refresh_tokens::insert(&mut *tx, &record, &plain.hash()).await?;
-    let event = rotation_event(&session, &client, origin, now, grace_retry);
+    let event = rotation_event(&session, &client, p.origin, p.now, grace_retry);
     let events = [event];
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
@@ -207,17 +224,13 @@ fn rotation_event(
 }
 
 /// The token could not be consumed: find out why, and react to reuse.
-#[allow(clippy::too_many_arguments)]
 async fn unusable(
     state: &AppState,
     mut tx: Transaction,
-    hash: &SecretHash,
-    requester: &Requester<'_>,
-    narrow_to: Option<&Scope>,
-    origin: &RequestOrigin,
-    now: UnixTime,
+    p: &Presentation<'_>,
 ) -> Result<Rotated, RefreshError> {
-    let Some(token) = refresh_tokens::find_by_hash(&mut *tx, hash).await? else {
+    let now = p.now;
+    let Some(token) = refresh_tokens::find_by_hash(&mut *tx, &p.hash).await? else {
         tx.rollback().await?;
         return Err(RefreshError::InvalidGrant);
     };
@@ -233,11 +246,12 @@ async fn unusable(
         return Err(RefreshError::InvalidGrant);
     }
     if let Some((session, client)) =
-        grace_retry(state, &mut tx, &token, consumed_at, requester, now).await?
+        grace_retry(state, &mut tx, &token, consumed_at, &p.requester, now).await?
     {
-        return match scope_for(&session, narrow_to) {
+        return match scope_for(&session, p.narrow_to) {
             Ok(scope) => {
-                successor(state, tx, session, client, scope, &token, origin, now, true).await
+                let next = Next { session, client, scope, grace_retry: true };
+                successor(state, tx, p, &token, next).await
             }
             Err(err) => {
                 // A genuine retry that asked for too much: refuse it, and
@@ -253,7 +267,7 @@ async fn unusable(
     refresh_tokens::revoke_for_session(&mut *tx, token.session_id, now).await?;
     let mut event = AuditEvent::new(EventKind::TokenReuseDetected, Outcome::Failure, now)
         .client(&token.client_id)
-        .origin(origin)
+        .origin(p.origin)
         .detail("session", token.session_id.to_string());
     if let Some(session) = &session {
         event = event.subject(session.user_id);

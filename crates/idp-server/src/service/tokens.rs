@@ -120,14 +120,30 @@ impl TokenIssuer {
         Ok(IssuedAccess { token, jti, expires_in: ttl.as_secs() })
     }
 
-    /// An ID token with the claims the granted scopes allow (OIDC Core §5.4).
+    /// An ID token with the claims the granted scopes allow (OIDC Core §5.4),
+    /// signed with the client's `id_token_signed_response_alg` or, without
+    /// one, the configured algorithm.
     pub fn issue_id_token(
         &self,
         grant: &IdGrant<'_>,
         now: UnixTime,
     ) -> Result<String, SigningError> {
         let keys = self.keys.current();
-        let alg = keys.signer().alg();
+        let signer = match grant.client.id_token_signed_response_alg {
+            None => keys.signer(),
+            // Registration accepts only algorithms this server signs with;
+            // a client registered before ALGORITHM changed may name one it
+            // no longer does. Signing with another would break the client
+            // (OIDC Registration §2 makes the registered one REQUIRED).
+            Some(alg) => keys.signer_for(alg).ok_or_else(|| {
+                SigningError(format!(
+                    "client {} has id_token_signed_response_alg {alg}, which this server no \
+                     longer signs with (ALGORITHM changed?); update the client",
+                    grant.client.id
+                ))
+            })?,
+        };
+        let alg = signer.alg();
         let profile = grant.profile;
         let with_profile = grant.scope.contains(scope::PROFILE);
         let with_email = grant.scope.contains(scope::EMAIL);
@@ -140,6 +156,8 @@ impl TokenIssuer {
             auth_time: grant.auth_time.as_secs(),
             nonce: grant.nonce.map(str::to_owned),
             sid: grant.session_id.map(|s| s.to_string()),
+            // OIDC Core §3.1.3.6: hashed with the hash of the ID token's
+            // own alg.
             at_hash: grant.access_token.map(|at| left_half_hash(alg, at)),
             name: if with_profile { profile.name.clone() } else { None },
             preferred_username: with_profile.then(|| profile.username.clone()),
@@ -147,7 +165,7 @@ impl TokenIssuer {
             email_verified: with_email.then_some(profile.email_verified),
             roles: grant.scope.contains(scope::ROLES).then(|| profile.roles.clone()),
         };
-        keys.signer().sign_jwt(ID_TOKEN_TYP, &claims).map_err(|e| SigningError(e.to_string()))
+        signer.sign_jwt(ID_TOKEN_TYP, &claims).map_err(|e| SigningError(e.to_string()))
     }
 
     fn sign<C: Serialize>(&self, typ: &str, claims: &C) -> Result<String, SigningError> {

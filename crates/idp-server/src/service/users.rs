@@ -138,9 +138,13 @@ pub async fn update(
     if !violations.is_empty() {
         return Err(ManageError::Invalid(violations));
     }
-    may_manage(state, actor, id).await?;
+    let held = may_manage(state, actor, id).await?;
+    let disables_an_admin = change.disabled == Some(true) && is_admin(&held);
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
+    if disables_an_admin {
+        roles::lock_by_name(&mut *tx, roles::ADMIN_ROLE).await?;
+    }
     let mut user = users::find_by_id(&mut *tx, id).await?.ok_or(ManageError::NotFound("user"))?;
     let was_disabled = user.is_disabled();
     if let Some(name) = change.name {
@@ -168,6 +172,9 @@ pub async fn update(
         _ => {}
     }
     users::update_profile(&mut *tx, &user, now).await.map_err(taken)?;
+    if disables_an_admin {
+        keep_an_administrator(&mut tx, "disable").await?;
+    }
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);
@@ -175,12 +182,19 @@ pub async fn update(
 }
 
 pub async fn delete(state: &AppState, actor: &Actor, id: UserId) -> Result<(), ManageError> {
-    may_manage(state, actor, id).await?;
+    let held = may_manage(state, actor, id).await?;
+    let deletes_an_admin = is_admin(&held);
     let now = state.now();
     let events = [actor.event(EventKind::UserDeleted, now).subject(id)];
     let mut tx = state.db.begin_write().await?;
+    if deletes_an_admin {
+        roles::lock_by_name(&mut *tx, roles::ADMIN_ROLE).await?;
+    }
     if !users::delete(&mut *tx, id).await? {
         return Err(ManageError::NotFound("user"));
+    }
+    if deletes_an_admin {
+        keep_an_administrator(&mut tx, "delete").await?;
     }
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
@@ -199,8 +213,13 @@ pub async fn set_roles(
     let new_roles = resolve_roles(state, role_names).await?;
     let held = may_manage(state, actor, id).await?;
     may_assign(state, actor, &new_roles, &held).await?;
+    let demotes_an_admin = is_admin(&held)
+        && !new_roles.iter().any(|r| r.name.eq_ignore_ascii_case(roles::ADMIN_ROLE));
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
+    if demotes_an_admin {
+        roles::lock_by_name(&mut *tx, roles::ADMIN_ROLE).await?;
+    }
     let user = users::find_by_id(&mut *tx, id).await?.ok_or(ManageError::NotFound("user"))?;
     let before = users::roles_of(&mut *tx, id).await?;
     users::clear_roles(&mut *tx, id).await?;
@@ -208,6 +227,9 @@ pub async fn set_roles(
         roles::add_user(&mut *tx, role.id, id).await?;
     }
     let after = users::roles_of(&mut *tx, id).await?;
+    if demotes_an_admin {
+        keep_an_administrator(&mut tx, "demote").await?;
+    }
     let mut events = Vec::new();
     if before != after {
         let ended = end_sessions(&mut tx, id, now, EndReason::RolesChanged).await?;
@@ -383,7 +405,7 @@ async fn may_manage(
     if actor.is(target) {
         return Ok(held);
     }
-    if held.iter().any(|r| r.eq_ignore_ascii_case(roles::ADMIN_ROLE)) {
+    if is_admin(&held) {
         actor.require_admin(state, "change an administrator's account").await?;
     }
     let permissions = roles::permissions_of(state.db.pool(), target, &held).await?;
@@ -442,6 +464,25 @@ async fn resolve_roles(state: &AppState, names: &[String]) -> Result<Vec<Role>, 
         ));
     }
     Ok(found)
+}
+
+fn is_admin(roles: &[String]) -> bool {
+    roles.iter().any(|r| r.eq_ignore_ascii_case(roles::ADMIN_ROLE))
+}
+
+/// Inside a change that may take `Admin` from its last enabled holder, after
+/// the change: refuses it (the transaction rolls back) when no enabled
+/// administrator would be left, since then nobody could administer idp
+/// but through the command line. The change took the `Admin` role's row
+/// lock first, so two such changes run one after the other and the second
+/// counts what the first left.
+async fn keep_an_administrator(tx: &mut Transaction, what: &str) -> Result<(), ManageError> {
+    if users::count_enabled_with_role(&mut **tx, roles::ADMIN_ROLE).await? > 0 {
+        return Ok(());
+    }
+    Err(ManageError::Conflict(format!(
+        "Cannot {what} the last enabled administrator: give another user the Admin role first."
+    )))
 }
 
 fn taken(err: StoreError) -> ManageError {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use idp_core::client::{Client, ClientType, GrantType};
 use idp_core::clock::UnixTime;
 use idp_core::ids::{ClientId, SessionId};
+use idp_core::jose::Algorithm;
 use idp_core::secret_hash::SecretHash;
 use sqlx::any::AnyExecutor;
 
@@ -15,7 +16,8 @@ use crate::StoreError;
 macro_rules! columns {
     () => {
         "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, \
-         scopes, first_party, access_token_ttl_secs, refresh_token_ttl_secs, created_at, updated_at"
+         scopes, first_party, access_token_ttl_secs, refresh_token_ttl_secs, created_at, updated_at, \
+         id_token_signed_response_alg"
     };
 }
 
@@ -34,6 +36,7 @@ struct Row {
     refresh_token_ttl_secs: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    id_token_signed_response_alg: Option<String>,
 }
 
 fn ttl(secs: Option<i64>) -> Option<Duration> {
@@ -52,6 +55,13 @@ impl TryFrom<Row> for Client {
             .map(|g| g.parse::<GrantType>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| StoreError::Corrupt("oauth_clients.grant_types".into()))?;
+        let id_token_signed_response_alg = r
+            .id_token_signed_response_alg
+            .map(|alg| alg.parse::<Algorithm>())
+            .transpose()
+            .map_err(|_| {
+                StoreError::Corrupt("oauth_clients.id_token_signed_response_alg".into())
+            })?;
         Ok(Client {
             id: ClientId::new(r.id),
             name: r.name,
@@ -67,6 +77,7 @@ impl TryFrom<Row> for Client {
             first_party: r.first_party != 0,
             access_token_ttl: ttl(r.access_token_ttl_secs),
             refresh_token_ttl: ttl(r.refresh_token_ttl_secs),
+            id_token_signed_response_alg,
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),
         })
@@ -127,7 +138,7 @@ pub async fn find_with_access_status<'e>(
 const INSERT: &str = concat!(
     "INSERT INTO oauth_clients (",
     columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 );
 
 pub async fn insert<'e>(db: impl AnyExecutor<'e>, client: &Client) -> Result<(), StoreError> {
@@ -146,6 +157,7 @@ pub async fn insert<'e>(db: impl AnyExecutor<'e>, client: &Client) -> Result<(),
         .bind(client.refresh_token_ttl.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
         .bind(client.created_at.as_secs())
         .bind(client.updated_at.as_secs())
+        .bind(client.id_token_signed_response_alg.map(Algorithm::as_str))
         .execute(db)
         .await?;
     Ok(())
@@ -160,7 +172,7 @@ pub async fn list<'e>(db: impl AnyExecutor<'e>) -> Result<Vec<Client>, StoreErro
 
 const UPDATE: &str = "UPDATE oauth_clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4, \
     grant_types = $5, scopes = $6, first_party = $7, access_token_ttl_secs = $8, refresh_token_ttl_secs = $9, \
-    updated_at = $10 WHERE id = $1";
+    updated_at = $10, id_token_signed_response_alg = $11 WHERE id = $1";
 
 /// Writes everything but the type and the secret.
 pub async fn update<'e>(db: impl AnyExecutor<'e>, client: &Client) -> Result<bool, StoreError> {
@@ -176,6 +188,7 @@ pub async fn update<'e>(db: impl AnyExecutor<'e>, client: &Client) -> Result<boo
         .bind(client.access_token_ttl.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
         .bind(client.refresh_token_ttl.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
         .bind(client.updated_at.as_secs())
+        .bind(client.id_token_signed_response_alg.map(Algorithm::as_str))
         .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)

@@ -13,18 +13,7 @@ use sqlx::query::Query;
 use super::{audit_events, opt_time, parse_id, sessions, time};
 use crate::{Db, StoreError};
 
-/// A refresh token as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RefreshToken {
-    pub id: RefreshTokenId,
-    pub session_id: SessionId,
-    pub parent_id: Option<RefreshTokenId>,
-    pub client_id: ClientId,
-    pub issued_at: UnixTime,
-    pub expires_at: UnixTime,
-    pub consumed_at: Option<UnixTime>,
-    pub revoked_at: Option<UnixTime>,
-}
+pub use idp_core::session::RefreshToken;
 
 #[derive(sqlx::FromRow)]
 struct Row {

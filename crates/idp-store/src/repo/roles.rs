@@ -171,3 +171,14 @@ pub async fn permissions_of<'e>(
     };
     Ok(rows.into_iter().map(|(name,)| name).collect())
 }
+
+// A no-op write for its row lock (as `users::lock_unchanged`): changes that
+// could remove the last holder of a role take it first, so that two of them
+// run one after the other and the second sees what the first left.
+const LOCK_BY_NAME: &str = "UPDATE roles SET name = name WHERE lower(name) = lower($1)";
+
+/// Locks the role's row until the transaction ends.
+pub async fn lock_by_name<'e>(db: impl AnyExecutor<'e>, name: &str) -> Result<(), StoreError> {
+    sqlx::query(LOCK_BY_NAME).bind(name).execute(db).await?;
+    Ok(())
+}

@@ -109,19 +109,42 @@ pub async fn insert<'e>(db: impl AnyExecutor<'e>, key: &StoredKey) -> Result<boo
     Ok(done.rows_affected() == 1)
 }
 
-const RETIRE_OTHERS: &str = "UPDATE signing_keys SET state = 'retired', retired_at = $2, expires_at = $3 \
-                             WHERE state = 'active' AND kid <> $1";
+const RETIRE_OTHERS: &str = "UPDATE signing_keys SET state = 'retired', retired_at = $3, expires_at = $4 \
+                             WHERE state = 'active' AND alg = $1 AND kid <> $2";
 
-/// Retires every active key but `keep`; they stay published until
-/// `expires_at`, when no token they signed can still be valid.
+/// Retires every active `alg` key but `keep` (keys of other algorithms
+/// sign other tokens and stay); they stay published until `expires_at`,
+/// when no token they signed can still be valid.
 pub async fn retire_others<'e>(
     db: impl AnyExecutor<'e>,
+    alg: &str,
     keep: &str,
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<u64, StoreError> {
     let done = sqlx::query(RETIRE_OTHERS)
+        .bind(alg)
         .bind(keep)
+        .bind(now.as_secs())
+        .bind(expires_at.as_secs())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+const RETIRE_ALGORITHM: &str = "UPDATE signing_keys SET state = 'retired', retired_at = $2, expires_at = $3 \
+                                WHERE state = 'active' AND alg = $1";
+
+/// Retires every active key of `alg`, an algorithm no longer in use (after
+/// a change of ALGORITHM); they stay published until `expires_at`.
+pub async fn retire_algorithm<'e>(
+    db: impl AnyExecutor<'e>,
+    alg: &str,
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(RETIRE_ALGORITHM)
+        .bind(alg)
         .bind(now.as_secs())
         .bind(expires_at.as_secs())
         .execute(db)

@@ -364,3 +364,16 @@ pub async fn clear_roles<'e>(db: impl AnyExecutor<'e>, id: UserId) -> Result<(),
     sqlx::query(CLEAR_ROLES).bind(id.to_string()).execute(db).await?;
     Ok(())
 }
+
+const COUNT_ENABLED_WITH_ROLE: &str = "SELECT COUNT(*) FROM users u \
+    JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id \
+    WHERE lower(r.name) = lower($1) AND u.disabled_at IS NULL";
+
+/// How many enabled users hold the role.
+pub async fn count_enabled_with_role<'e>(
+    db: impl AnyExecutor<'e>,
+    role: &str,
+) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(COUNT_ENABLED_WITH_ROLE).bind(role).fetch_one(db).await?;
+    Ok(n)
+}

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use idp_core::client::{Client, ClientType, GrantType};
+use idp_core::client_registration;
+use idp_core::jose::Algorithm;
 use idp_server::AppState;
 use idp_server::config::Settings;
 use idp_server::service::admin::{Actor, ManageError};
@@ -45,6 +47,10 @@ pub struct Registration {
     /// Choose the client id instead of generating one.
     #[arg(long)]
     client_id: Option<String>,
+    /// Sign this client's ID tokens with this algorithm
+    /// (`id_token_signed_response_alg`): ALGORITHM (the default) or RS256.
+    #[arg(long, value_name = "ALG")]
+    id_token_alg: Option<String>,
     /// The file that records the client (the original's `oauth_client.json`).
     #[arg(long, default_value = DEFAULT_FILE)]
     file: PathBuf,
@@ -55,7 +61,8 @@ pub enum Command {
     /// Register a client and write it to oauth_client.json.
     #[command(
         after_help = "Examples:\n  idp client create --name 'My SPA' --public --redirect-uri http://localhost:3000/callback\n  \
-        idp client create --name 'Reports API' --confidential --grant-type client_credentials --scope reports:read"
+        idp client create --name 'Reports API' --confidential --grant-type client_credentials --scope reports:read\n  \
+        idp client create --name 'Legacy RP' --confidential --redirect-uri https://rp.example.com/cb --id-token-alg RS256"
     )]
     Create(Registration),
     /// Replace the redirect URIs of the client named in oauth_client.json.
@@ -150,7 +157,7 @@ impl ClientFile {
     }
 }
 
-fn spec(r: &Registration) -> Result<ClientSpec, Failure> {
+fn spec(r: &Registration, configured: Algorithm) -> Result<ClientSpec, Failure> {
     let grant_types: Vec<GrantType> = if r.grant_types.is_empty() {
         vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
     } else {
@@ -177,13 +184,22 @@ fn spec(r: &Registration) -> Result<ClientSpec, Failure> {
         first_party: r.first_party,
         access_token_ttl: None,
         refresh_token_ttl: None,
+        id_token_signed_response_alg: r
+            .id_token_alg
+            .as_deref()
+            .map(|name| {
+                client_registration::id_token_alg(name, configured)
+                    .map_err(|m| Failure::usage(format!("--id-token-alg: {m}")))
+            })
+            .transpose()?,
     })
 }
 
 #[allow(clippy::print_stdout)] // command output
 async fn create(state: &AppState, actor: &Actor, r: &Registration) -> Result<(), Failure> {
-    let (client, secret) =
-        clients::create(state, actor, spec(r)?).await.map_err(common::failure)?;
+    let (client, secret) = clients::create(state, actor, spec(r, state.settings.algorithm)?)
+        .await
+        .map_err(common::failure)?;
     let secret = secret.map(|s| s.into_string());
     ClientFile::of(&client, secret.clone()).write(&r.file)?;
     println!(

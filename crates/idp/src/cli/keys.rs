@@ -15,10 +15,12 @@ pub enum Command {
     /// List signing keys: active, and retired ones still published.
     #[command(after_help = "Example:\n  idp keys list")]
     List,
-    /// Add a new signing key. It is published at once and starts signing
-    /// ten minutes later (so verifiers' cached JWKS already hold it); the
-    /// previous key then stops signing and stays published until every
-    /// token it signed has expired.
+    /// Add a new signing key for every algorithm in use (ALGORITHM and,
+    /// when that is not RS256, RS256). Each is published at once and starts
+    /// signing ten minutes later (so verifiers' cached JWKS already hold
+    /// it); the previous key of its algorithm then stops signing and stays
+    /// published until every token it signed has expired. A PRIVATE_KEY_PATH
+    /// key is rotated by replacing the file.
     #[command(
         after_help = "Examples:\n  idp keys rotate\n  idp keys rotate --now    # after a suspected compromise"
     )]
@@ -72,19 +74,25 @@ async fn rotate(settings: &Settings, db: &Db, immediately: bool) -> Result<(), F
         .map_err(|e| Failure::failed(format!("cannot apply migrations: {e}")))?;
     let source = KeySource::new(settings, db.clone(), Arc::new(SystemClock))
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let kid =
-        source.rotate(immediately, "cli").await.map_err(|e| Failure::failed(e.to_string()))?.kid;
-    if immediately {
-        println!(
-            "New {} key {kid} signs from now on (other running nodes within KEYS_REFRESH_SECONDS).",
-            settings.algorithm
-        );
-    } else {
-        println!(
-            "New {} key {kid} is published now and signs in {} minutes.",
-            settings.algorithm,
-            PUBLISH_AHEAD.as_secs() / 60
-        );
+    let keys =
+        source.rotate(immediately, "cli").await.map_err(|e| Failure::failed(e.to_string()))?;
+    for key in &keys {
+        if immediately {
+            println!(
+                "New {} key {} signs from now on (other running nodes within KEYS_REFRESH_SECONDS).",
+                key.alg, key.kid
+            );
+        } else {
+            println!(
+                "New {} key {} is published now and signs in {} minutes.",
+                key.alg,
+                key.kid,
+                PUBLISH_AHEAD.as_secs() / 60
+            );
+        }
+    }
+    if let Some(alg) = source.file_key_algorithm() {
+        println!("The {alg} key comes from PRIVATE_KEY_PATH: rotate it by replacing that file.");
     }
     Ok(())
 }

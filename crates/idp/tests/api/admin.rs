@@ -429,3 +429,79 @@ engine_test!(
         idp_server::service::users::set_password(&app.state, &cli, carol.parse().unwrap(), "Reset-by-0perator!".into()).await.unwrap();
     }
 );
+
+engine_test!(
+    async fn the_last_enabled_administrator_cannot_be_demoted_disabled_or_deleted(engine) {
+        let app = TestApp::spawn(engine).await;
+        let admin = app.admin_token().await;
+        let me = json(app.get_bearer("/auth/me", &admin).await).await;
+        let path = format!("/admin/users/{}", me["id"].as_str().unwrap());
+
+        for (method, suffix, body) in [
+            (Method::PATCH, "", Some(json!({"disabled": true}))),
+            (Method::PUT, "/roles", Some(json!({"roles": ["User"]}))),
+            (Method::DELETE, "", None),
+        ] {
+            let response = app.call(method.clone(), &format!("{path}{suffix}"), &admin, body).await;
+            assert_eq!(response.status(), StatusCode::CONFLICT, "{method} {suffix}");
+            let detail = json(response).await["detail"].as_str().unwrap().to_owned();
+            assert!(detail.contains("last enabled administrator"), "{detail}");
+        }
+        // Nothing changed: the admin's token still works on the admin API.
+        assert_eq!(app.get_bearer("/admin/users", &admin).await.status(), StatusCode::OK);
+
+        // The command line has every right, but not this one either.
+        let cli = idp_server::service::admin::Actor::cli();
+        let id = me["id"].as_str().unwrap().parse().unwrap();
+        let change = idp_server::service::users::ProfileChange { disabled: Some(true), ..Default::default() };
+        assert!(idp_server::service::users::update(&app.state, &cli, id, change).await.is_err());
+
+        // A disabled administrator does not count; a second enabled one does.
+        let other = app.create_user("second").await;
+        let other_path = format!("/admin/users/{}", other["id"].as_str().unwrap());
+        let promoted = app.call(Method::PUT, &format!("{other_path}/roles"), &admin, Some(json!({"roles": ["Admin"]}))).await;
+        assert_eq!(promoted.status(), StatusCode::OK);
+        let off = app.call(Method::PATCH, &other_path, &admin, Some(json!({"disabled": true}))).await;
+        assert_eq!(off.status(), StatusCode::OK);
+        let still = app.call(Method::PUT, &format!("{path}/roles"), &admin, Some(json!({"roles": ["User"]}))).await;
+        assert_eq!(still.status(), StatusCode::CONFLICT);
+        let on = app.call(Method::PATCH, &other_path, &admin, Some(json!({"disabled": false}))).await;
+        assert_eq!(on.status(), StatusCode::OK);
+        let demoted = app.call(Method::PUT, &format!("{path}/roles"), &admin, Some(json!({"roles": ["User"]}))).await;
+        assert_eq!(demoted.status(), StatusCode::OK);
+    }
+);
+
+engine_test!(
+    async fn two_administrators_disabling_each_other_at_once_leave_one(engine) {
+        for trial in 0..5 {
+            let app = TestApp::spawn(engine).await;
+            let seeded = app.admin_token().await;
+            let mut ids = Vec::new();
+            for name in ["adm-a", "adm-b"] {
+                let id = app.create_user(name).await["id"].as_str().unwrap().to_owned();
+                let r = app.call(Method::PUT, &format!("/admin/users/{id}/roles"), &seeded, Some(json!({"roles": ["Admin"]}))).await;
+                assert_eq!(r.status(), StatusCode::OK);
+                ids.push(id);
+            }
+            // The seeded admin steps down: a and b are the only two.
+            let a = app.login("adm-a").await.access_token;
+            let b = app.login("adm-b").await.access_token;
+            let seeded_id = json(app.get_bearer("/auth/me", &seeded).await).await["id"].as_str().unwrap().to_owned();
+            let r = app.call(Method::PUT, &format!("/admin/users/{seeded_id}/roles"), &a, Some(json!({"roles": ["User"]}))).await;
+            assert_eq!(r.status(), StatusCode::OK);
+
+            let (path_a, path_b) = (format!("/admin/users/{}", ids[0]), format!("/admin/users/{}", ids[1]));
+            let (ra, rb) = tokio::join!(
+                app.call(Method::PATCH, &path_b, &a, Some(json!({"disabled": true}))),
+                app.call(Method::PATCH, &path_a, &b, Some(json!({"disabled": true}))),
+            );
+            let statuses = [ra.status(), rb.status()];
+            // One wins; the other is refused (409), or finds its own
+            // session ended by the winner (401). Never both.
+            assert!(statuses.iter().filter(|s| **s == StatusCode::OK).count() <= 1, "trial {trial}: {statuses:?}");
+            let left = idp_store::repo::users::count_enabled_with_role(app.state.db.pool(), "Admin").await.unwrap();
+            assert_eq!(left, 1, "trial {trial}: {statuses:?}");
+        }
+    }
+);

@@ -333,6 +333,7 @@ async fn create_second_third_party_client(app: &TestApp) {
         first_party: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
+        id_token_signed_response_alg: None,
     })
     .await;
 }

@@ -175,6 +175,7 @@ async fn a_person_signs_in_and_consents_in_a_real_browser() {
         first_party: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
+        id_token_signed_response_alg: None,
     })
     .await;
     let query = url::form_urlencoded::Serializer::new(String::new())

@@ -54,6 +54,7 @@ engine_test!(
             first_party: true,
             access_token_ttl: None,
             refresh_token_ttl: None,
+            id_token_signed_response_alg: None,
         })
         .await;
         let browser = app.browser();

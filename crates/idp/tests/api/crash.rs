@@ -4,10 +4,6 @@
 //! only after its batch committed). PostgreSQL's counterpart, with two
 //! nodes, is in `multi_node`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
-
 use reqwest::StatusCode;
 
 #[allow(unused_imports)]
@@ -34,38 +30,13 @@ async fn kill_9_of_a_sqlite_node_under_refresh_load_loses_no_acknowledged_rotati
                 .to_owned(),
         );
     }
-    let load = Arc::new(Load {
-        stop: AtomicBool::new(false),
-        rotations: AtomicU64::new(0),
-        lost_responses: AtomicU64::new(0),
-    });
-    let bases = [node.base.clone(), node.base.clone()];
-    let workers: Vec<_> = tokens
-        .into_iter()
-        .enumerate()
-        .map(|(i, token)| {
-            let (client, load) = (client.clone(), load.clone());
-            tokio::spawn(refresh_loop(client, bases.clone(), token, load, i))
-        })
-        .collect();
-
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let load = RefreshLoad::start(&client, [node.base.clone(), node.base.clone()], tokens);
+    load.wait_for_rotations(200, "rotations before the kill").await;
     node.kill9();
-    let before_kill = load.rotations.load(Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    load.wait_for_a_lost_response("a request meeting the dead node").await;
     node.restart().await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    load.stop.store(true, Ordering::Relaxed);
-    let mut last_tokens = Vec::new();
-    for worker in workers {
-        last_tokens.push(worker.await.unwrap());
-    }
-    assert!(before_kill > 100, "the load ran before the kill ({before_kill} rotations)");
-    assert!(
-        load.rotations.load(Ordering::Relaxed) > before_kill,
-        "rotations went on after the restart"
-    );
-    assert!(load.lost_responses.load(Ordering::Relaxed) > 0, "some requests hit the dead node");
+    load.wait_for_rotations(100, "rotations after the restart").await;
+    let last_tokens = load.stop().await;
 
     for (i, token) in last_tokens.iter().enumerate() {
         let response = client.refresh(&node.base, token).await.unwrap();

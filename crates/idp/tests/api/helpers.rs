@@ -424,6 +424,7 @@ impl TestApp {
             first_party,
             access_token_ttl: None,
             refresh_token_ttl: None,
+            id_token_signed_response_alg: None,
         })
         .await;
     }

@@ -262,6 +262,7 @@ async fn introspection_client(app: &TestApp) -> String {
         first_party: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
+        id_token_signed_response_alg: None,
     })
     .await
     .unwrap()

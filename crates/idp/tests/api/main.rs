@@ -35,6 +35,7 @@ mod own_apis;
 mod refresh;
 mod register;
 mod retention;
+mod rs256;
 mod secrets_hygiene;
 mod seed_cli;
 mod userinfo;

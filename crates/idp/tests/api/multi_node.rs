@@ -3,8 +3,6 @@
 //! rotation, role changes), and a node killed with SIGKILL under load loses
 //! no refresh token a client received.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -191,35 +189,15 @@ async fn kill_9_of_a_postgres_node_under_refresh_load_loses_no_token() {
         );
     }
 
-    let load = Arc::new(Load {
-        stop: AtomicBool::new(false),
-        rotations: AtomicU64::new(0),
-        lost_responses: AtomicU64::new(0),
-    });
-    let workers: Vec<_> = tokens
-        .into_iter()
-        .enumerate()
-        .map(|(i, token)| {
-            let (client, load) = (client.clone(), load.clone());
-            tokio::spawn(refresh_loop(client, [a.base.clone(), b.base.clone()], token, load, i))
-        })
-        .collect();
-
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let before_kill = load.rotations.load(Ordering::Relaxed);
+    let load = RefreshLoad::start(&client, [a.base.clone(), b.base.clone()], tokens);
+    load.wait_for_rotations(100, "rotations before the kill").await;
     a.kill9();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let while_down = load.rotations.load(Ordering::Relaxed) - before_kill;
+    // B keeps serving while A is down; some requests meet the dead A.
+    load.wait_for_a_lost_response("a request meeting the dead node").await;
+    load.wait_for_rotations(100, "rotations on B while A is down").await;
     a.restart().await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    load.stop.store(true, Ordering::Relaxed);
-    let mut last_tokens = Vec::new();
-    for worker in workers {
-        last_tokens.push(worker.await.unwrap());
-    }
-    assert!(before_kill > 0, "the load ran before the kill");
-    assert!(while_down > 0, "B kept serving while A was down");
-    assert!(load.lost_responses.load(Ordering::Relaxed) > 0, "some requests hit the dead node");
+    load.wait_for_rotations(100, "rotations after A restarted").await;
+    let last_tokens = load.stop().await;
 
     // Every token a client last received works, on either node.
     for (i, token) in last_tokens.iter().enumerate() {

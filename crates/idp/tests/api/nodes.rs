@@ -228,6 +228,72 @@ pub struct Load {
     pub lost_responses: AtomicU64,
 }
 
+/// Clients rotating their refresh tokens in a loop ([`refresh_loop`]), for
+/// the crash tests: started, watched until something has happened, stopped.
+pub struct RefreshLoad {
+    load: Arc<Load>,
+    workers: Vec<tokio::task::JoinHandle<String>>,
+}
+
+impl RefreshLoad {
+    /// One client per token, alternating between `bases`.
+    pub fn start(client: &ClusterClient, bases: [String; 2], tokens: Vec<String>) -> Self {
+        let load = Arc::new(Load {
+            stop: AtomicBool::new(false),
+            rotations: AtomicU64::new(0),
+            lost_responses: AtomicU64::new(0),
+        });
+        let workers = tokens
+            .into_iter()
+            .enumerate()
+            .map(|(i, token)| {
+                let (client, load, bases) = (client.clone(), load.clone(), bases.clone());
+                tokio::spawn(refresh_loop(client, bases, token, load, i))
+            })
+            .collect();
+        Self { load, workers }
+    }
+
+    pub fn rotations(&self) -> u64 {
+        self.load.rotations.load(Ordering::Relaxed)
+    }
+
+    pub fn lost_responses(&self) -> u64 {
+        self.load.lost_responses.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `rotations` more rotations have succeeded (however slow
+    /// the machine), failing after a minute.
+    pub async fn wait_for_rotations(&self, rotations: u64, what: &str) {
+        let target = self.rotations() + rotations;
+        self.wait_until(what, || self.rotations() >= target).await;
+    }
+
+    /// Waits until at least one request hit a dead node.
+    pub async fn wait_for_a_lost_response(&self, what: &str) {
+        let target = self.lost_responses() + 1;
+        self.wait_until(what, || self.lost_responses() >= target).await;
+    }
+
+    async fn wait_until(&self, what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops every client; returns each one's last refresh token.
+    pub async fn stop(self) -> Vec<String> {
+        self.load.stop.store(true, Ordering::Relaxed);
+        let mut last = Vec::new();
+        for worker in self.workers {
+            last.push(worker.await.unwrap());
+        }
+        last
+    }
+}
+
 /// One client of a crash test: rotates its refresh token over and over on
 /// whichever node answers (`bases` may name one node twice). When a response is lost (the node died mid-way),
 /// it presents the same token again on the other node, as a real client

@@ -7,7 +7,8 @@
 #[allow(unused_imports)]
 use crate::helpers::*;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreUserInfoClaims,
 };
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
@@ -44,14 +45,27 @@ async fn flow_with_a_real_client_library(engine: Engine, algorithm: &str) {
     let app = TestApp::builder(engine).setting("ALGORITHM", algorithm).spawn().await;
     app.create_user("alice").await;
     app.create_spa(true).await;
+    complete_flow(&app, "spa", None).await;
+}
+
+/// Signs `alice` in through public client `client_id` (redirecting to
+/// [`REDIRECT_URI`], first-party) and checks every step; with `only_alg`,
+/// the ID token must be signed with that algorithm. Returns the ID token's
+/// algorithm and the access token.
+async fn complete_flow(
+    app: &TestApp,
+    client_id: &str,
+    only_alg: Option<CoreJwsSigningAlgorithm>,
+) -> (CoreJwsSigningAlgorithm, String) {
     let http = http_client(app.client.clone());
 
     let metadata =
         CoreProviderMetadata::discover_async(IssuerUrl::new(app.base_url.clone()).unwrap(), &http)
             .await
             .unwrap();
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new("spa".into()), None)
-        .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into()).unwrap());
+    let client =
+        CoreClient::from_provider_metadata(metadata, ClientId::new(client_id.into()), None)
+            .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into()).unwrap());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (auth_url, csrf, nonce) = client
         .authorize_url(
@@ -80,7 +94,10 @@ async fn flow_with_a_real_client_library(engine: Engine, algorithm: &str) {
         .await
         .unwrap();
     let id_token = tokens.id_token().expect("an ID token");
-    let verifier = client.id_token_verifier();
+    let verifier = match only_alg.clone() {
+        Some(alg) => client.id_token_verifier().set_allowed_algs([alg]),
+        None => client.id_token_verifier(),
+    };
     let claims = id_token.claims(&verifier, &nonce).expect("the ID token validates");
     assert_eq!(claims.preferred_username().unwrap().as_str(), "alice");
     assert_eq!(claims.email().unwrap().as_str(), "alice@example.com");
@@ -112,6 +129,7 @@ async fn flow_with_a_real_client_library(engine: Engine, algorithm: &str) {
         refreshed.refresh_token().unwrap().secret(),
         tokens.refresh_token().unwrap().secret()
     );
+    (id_token.signing_alg().unwrap().clone(), tokens.access_token().secret().clone())
 }
 
 engine_test!(
@@ -123,5 +141,46 @@ engine_test!(
 engine_test!(
     async fn the_openidconnect_crate_completes_the_flow_with_es256(engine) {
         flow_with_a_real_client_library(engine, "ES256").await;
+    }
+);
+
+/// OIDC Core §15.1: RS256 ID tokens for a client that registered
+/// `id_token_signed_response_alg=RS256` (through the admin API) while the
+/// server signs with `algorithm`; its access tokens keep `algorithm`.
+async fn rs256_id_tokens_beside(engine: Engine, algorithm: &str) {
+    let app = TestApp::builder(engine).setting("ALGORITHM", algorithm).spawn().await;
+    let admin = app.admin_token().await;
+    app.create_user("alice").await;
+    let created = app
+        .call(
+            reqwest::Method::POST,
+            "/admin/clients",
+            &admin,
+            Some(serde_json::json!({
+                "client_id": "rs256-rp", "name": "An RS256-only RP", "client_type": "public",
+                "redirect_uris": [REDIRECT_URI], "first_party": true,
+                "scopes": ["openid", "profile", "email", "offline_access"],
+                "id_token_signed_response_alg": "RS256"})),
+        )
+        .await;
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    assert_eq!(json(created).await["id_token_signed_response_alg"], "RS256");
+
+    let (id_token_alg, access_token) =
+        complete_flow(&app, "rs256-rp", Some(CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256)).await;
+    assert_eq!(id_token_alg, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
+    let access_alg = jsonwebtoken::decode_header(&access_token).unwrap().alg;
+    assert_eq!(format!("{access_alg:?}"), algorithm, "access tokens keep ALGORITHM");
+}
+
+engine_test!(
+    async fn a_client_registered_for_rs256_gets_rs256_id_tokens_from_an_es256_server(engine) {
+        rs256_id_tokens_beside(engine, "ES256").await;
+    }
+);
+
+engine_test!(
+    async fn a_client_registered_for_rs256_gets_rs256_id_tokens_from_an_eddsa_server(engine) {
+        rs256_id_tokens_beside(engine, "EdDSA").await;
     }
 );

@@ -25,6 +25,7 @@ async fn third_party(app: &TestApp, scopes: &[&str]) {
         first_party: false,
         access_token_ttl: None,
         refresh_token_ttl: None,
+        id_token_signed_response_alg: None,
     })
     .await;
 }
@@ -181,6 +182,7 @@ engine_test!(
                 first_party: false,
                 access_token_ttl: None,
                 refresh_token_ttl: None,
+                id_token_signed_response_alg: None,
             })
             .await
             .unwrap();

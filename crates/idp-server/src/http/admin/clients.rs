@@ -5,6 +5,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use idp_core::client::{ClientType, GrantType};
+use idp_core::client_registration;
+use idp_core::jose::Algorithm;
 use serde::Deserialize;
 
 use crate::http::authz::{ClientsRead, ClientsWrite, Require};
@@ -50,6 +52,11 @@ pub struct CreateClient {
     /// At most 86400.
     pub access_token_ttl_secs: Option<u64>,
     pub refresh_token_ttl_secs: Option<u64>,
+    /// The JWS algorithm of this client's ID tokens (OIDC Dynamic Client
+    /// Registration §2), one of discovery's
+    /// `id_token_signing_alg_values_supported`. Default: `ALGORITHM`.
+    #[schema(example = "RS256")]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 fn grant_types(names: &[String]) -> Result<Vec<GrantType>, ApiError> {
@@ -58,6 +65,12 @@ fn grant_types(names: &[String]) -> Result<Vec<GrantType>, ApiError> {
             "grant_types",
             "each must be one of authorization_code, refresh_token, password, client_credentials",
         )])
+    })
+}
+
+fn id_token_alg(state: &AppState, name: &str) -> Result<Algorithm, ApiError> {
+    client_registration::id_token_alg(name, state.settings.algorithm).map_err(|message| {
+        ApiError::Validation(vec![FieldError::new("id_token_signed_response_alg", message)])
     })
 }
 
@@ -89,6 +102,11 @@ pub async fn create(
         first_party: body.first_party,
         access_token_ttl: body.access_token_ttl_secs.map(Duration::from_secs),
         refresh_token_ttl: body.refresh_token_ttl_secs.map(Duration::from_secs),
+        id_token_signed_response_alg: body
+            .id_token_signed_response_alg
+            .as_deref()
+            .map(|name| id_token_alg(&state, name))
+            .transpose()?,
     };
     let (client, secret) =
         clients::create(&state, &Actor::user(admin.user.id, origin), spec).await?;
@@ -119,6 +137,16 @@ pub struct UpdateClient {
     pub first_party: Option<bool>,
     pub access_token_ttl_secs: Option<u64>,
     pub refresh_token_ttl_secs: Option<u64>,
+    /// One of discovery's `id_token_signing_alg_values_supported`; `null`
+    /// goes back to `ALGORITHM`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "RS256")]
+    pub id_token_signed_response_alg: Option<Option<String>>,
+}
+
+/// Tells `null` (clear the field) from an absent field (keep it).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 #[utoipa::path(patch, path = "/admin/clients/{id}", operation_id = "update_client", tag = "admin", security(("bearer" = [])), request_body = UpdateClient,
@@ -141,6 +169,11 @@ pub async fn update(
         first_party: body.first_party,
         access_token_ttl: body.access_token_ttl_secs.map(|s| Some(Duration::from_secs(s))),
         refresh_token_ttl: body.refresh_token_ttl_secs.map(|s| Some(Duration::from_secs(s))),
+        id_token_signed_response_alg: match body.id_token_signed_response_alg {
+            Some(Some(name)) => Some(Some(id_token_alg(&state, &name)?)),
+            Some(None) => Some(None),
+            None => None,
+        },
     };
     let client = clients::update(&state, &Actor::user(admin.user.id, origin), &id, change).await?;
     Ok(Json(ClientOut::of(&client, None)))

@@ -36,12 +36,25 @@ pub struct RotateQuery {
     pub immediately: bool,
 }
 
-/// The key a rotation added.
+/// A key a rotation added.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RotatedOut {
+pub struct RotatedKey {
     pub kid: String,
     pub alg: String,
     pub signs_from: String,
+}
+
+/// What a rotation added: a key for every algorithm in use.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RotatedOut {
+    /// The first of `keys`: the configured algorithm's key (or, when that
+    /// comes from PRIVATE_KEY_PATH, the RS256 key beside it).
+    pub kid: String,
+    pub alg: String,
+    pub signs_from: String,
+    /// One per algorithm in use: `ALGORITHM`'s and, when that is not
+    /// RS256, an RS256 key.
+    pub keys: Vec<RotatedKey>,
 }
 
 /// Every signing key, published or retired.
@@ -68,11 +81,13 @@ pub async fn list(
     ))
 }
 
-/// Adds a signing key of the configured algorithm. It is published at
-/// once; it signs after ten minutes (or now with `immediately=true`), and
-/// the older keys stay published until their tokens have expired. This node
-/// uses it at once, the others within `KEYS_REFRESH_SECONDS`. 409 when the
-/// key comes from `PRIVATE_KEY_PATH`.
+/// Adds a signing key for every algorithm in use: the configured one and,
+/// when that is not RS256, RS256 (a PRIVATE_KEY_PATH key is rotated by
+/// replacing the file). Each is published at once and signs after ten
+/// minutes (or now with `immediately=true`); the older keys of its algorithm
+/// stay published until their tokens have expired. This node uses them at
+/// once, the others within `KEYS_REFRESH_SECONDS`. 409 when the only key
+/// comes from `PRIVATE_KEY_PATH`.
 #[utoipa::path(post, path = "/admin/keys/rotate", operation_id = "rotate_keys", tag = "admin", security(("bearer" = [])),
     params(RotateQuery),
     responses((status = 201, body = RotatedOut), GuardedErrors,
@@ -83,19 +98,29 @@ pub async fn rotate(
     Require(admin, ..): Require<AdminRole>,
     Query(q): Query<RotateQuery>,
 ) -> Result<(StatusCode, Json<RotatedOut>), ApiError> {
-    let key = state.keys.rotate(q.immediately, &admin.user.id.to_string()).await.map_err(
+    let keys = state.keys.rotate(q.immediately, &admin.user.id.to_string()).await.map_err(
         |err| match err {
             KeyRingError::FileManaged => ApiError::conflict(err.to_string()),
             KeyRingError::Store(store) => store.into(),
             other => ApiError::Internal(other.into()),
         },
     )?;
-    Ok((
-        StatusCode::CREATED,
-        Json(RotatedOut {
+    let keys: Vec<RotatedKey> = keys
+        .into_iter()
+        .map(|key| RotatedKey {
             kid: key.kid,
             alg: key.alg.as_str().to_owned(),
             signs_from: key.signs_from.to_rfc3339(),
+        })
+        .collect();
+    let first = keys.first().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no key added")))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RotatedOut {
+            kid: first.kid.clone(),
+            alg: first.alg.clone(),
+            signs_from: first.signs_from.clone(),
+            keys,
         }),
     ))
 }

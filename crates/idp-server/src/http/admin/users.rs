@@ -117,6 +117,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// Changes a user's name, email or disabled flag; a taken email, or
+/// disabling the last enabled administrator, is 409.
 #[utoipa::path(patch, path = "/admin/users/{id}", operation_id = "update_user", tag = "admin", security(("bearer" = [])), request_body = UpdateUser,
     params(("id" = String, Path)),
     responses((status = 200, body = UserOut), GuardedErrors, JsonBodyErrors, (status = 404, response = NotFound),
@@ -134,9 +136,12 @@ pub async fn update(
     Ok(Json(UserOut::of(&user, roles)))
 }
 
+/// Deletes a user and its sessions; the last enabled administrator cannot
+/// be deleted (409).
 #[utoipa::path(delete, path = "/admin/users/{id}", operation_id = "delete_user", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 204, description = "Deleted"), GuardedErrors, (status = 404, response = NotFound)))]
+    responses((status = 204, description = "Deleted"), GuardedErrors, (status = 404, response = NotFound),
+        (status = 409, response = Conflict)))]
 pub async fn delete(
     State(state): State<AppState>,
     Require(admin, ..): Require<UsersWrite>,
@@ -154,9 +159,12 @@ pub struct SetRoles {
     pub roles: Vec<String>,
 }
 
+/// Replaces a user's roles (ending its sessions); taking `Admin` from the
+/// last enabled administrator is 409.
 #[utoipa::path(put, path = "/admin/users/{id}/roles", operation_id = "set_user_roles", tag = "admin", security(("bearer" = [])), request_body = SetRoles,
     params(("id" = String, Path)),
-    responses((status = 200, body = UserOut), GuardedErrors, JsonBodyErrors, (status = 404, response = NotFound)))]
+    responses((status = 200, body = UserOut), GuardedErrors, JsonBodyErrors, (status = 404, response = NotFound),
+        (status = 409, response = Conflict)))]
 pub async fn set_roles(
     State(state): State<AppState>,
     Require(admin, ..): Require<RolesWrite>,

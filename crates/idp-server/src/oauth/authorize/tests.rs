@@ -22,6 +22,7 @@ fn client(client_type: ClientType) -> Client {
         first_party: false,
         access_token_ttl: Some(Duration::from_secs(60)),
         refresh_token_ttl: None,
+        id_token_signed_response_alg: None,
         created_at: UnixTime::EPOCH,
         updated_at: UnixTime::EPOCH,
     }
