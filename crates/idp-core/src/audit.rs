@@ -38,6 +38,7 @@ pub enum EventKind {
     ClientDeleted,
     KeyCreated,
     KeyRetired,
+    KeyResealed,
 }
 
 impl EventKind {
@@ -69,6 +70,7 @@ impl EventKind {
         Self::ClientDeleted,
         Self::KeyCreated,
         Self::KeyRetired,
+        Self::KeyResealed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +102,7 @@ impl EventKind {
             Self::ClientDeleted => "client.deleted",
             Self::KeyCreated => "key.created",
             Self::KeyRetired => "key.retired",
+            Self::KeyResealed => "key.resealed",
         }
     }
 

@@ -57,6 +57,10 @@ pub struct Settings {
     /// `None` only with PostgreSQL and no `SECRET_KEY`; commands that need it
     /// call [`Settings::secret_key`], which says what is missing.
     secret_key: Option<SecretString>,
+    /// `SECRET_KEY_PREVIOUS`: during a rotation of `SECRET_KEY`, what was
+    /// sealed under the old key still opens, and is sealed again under the
+    /// new one.
+    secret_key_previous: Option<SecretString>,
     pub algorithm: Algorithm,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -146,6 +150,10 @@ impl Settings {
             Some(key) => Some(secret_key::validate(key)?),
             None => None,
         };
+        let secret_key_previous = match source.secret("SECRET_KEY_PREVIOUS") {
+            Some(key) => Some(secret_key::validate_previous(key, secret_key.as_ref())?),
+            None => None,
+        };
         let private_key_path = source.string("PRIVATE_KEY_PATH").map(PathBuf::from);
         let public_key_path = source.string("PUBLIC_KEY_PATH").map(PathBuf::from);
         if public_key_path.is_some() && private_key_path.is_none() {
@@ -165,6 +173,7 @@ impl Settings {
             )?),
             database_url,
             secret_key,
+            secret_key_previous,
             algorithm: source.parsed("ALGORITHM", Algorithm::RS256)?,
             access_token_ttl: minutes(source.number(
                 "ACCESS_TOKEN_EXPIRE_MINUTES",
@@ -277,6 +286,11 @@ impl Settings {
                 "required with PostgreSQL, and every node must share it (e.g. `openssl rand -hex 32`)",
             )
         })
+    }
+
+    /// The `SECRET_KEY` being rotated away from, if one is.
+    pub fn secret_key_previous(&self) -> Option<&SecretString> {
+        self.secret_key_previous.as_ref()
     }
 
     /// For tests and tools that build settings by hand.

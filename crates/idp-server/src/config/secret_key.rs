@@ -25,6 +25,29 @@ pub fn validate(key: &str) -> Result<SecretString, ConfigError> {
     Ok(SecretString::from(key.to_owned()))
 }
 
+/// `SECRET_KEY_PREVIOUS`: as long as `SECRET_KEY`, and another value (the
+/// same one twice is a rotation that was not meant).
+pub fn validate_previous(
+    key: &str,
+    current: Option<&SecretString>,
+) -> Result<SecretString, ConfigError> {
+    use idp_core::ExposeSecret as _;
+    let setting = "SECRET_KEY_PREVIOUS";
+    if key.chars().count() < MIN_SECRET_KEY_LEN {
+        return Err(ConfigError::new(
+            setting,
+            format!("must be at least {MIN_SECRET_KEY_LEN} characters, as SECRET_KEY was"),
+        ));
+    }
+    match current {
+        None => Err(ConfigError::new(setting, "set only together with SECRET_KEY, the new key")),
+        Some(current) if current.expose_secret() == key => {
+            Err(ConfigError::new(setting, "is the same as SECRET_KEY; set it to the old key"))
+        }
+        Some(_) => Ok(SecretString::from(key.to_owned())),
+    }
+}
+
 /// The key kept next to the SQLite file: read it, or create it (mode 0600)
 /// on first start so that `idp serve` works with no set-up at all.
 pub fn load_or_create_beside(database_url: &str) -> Result<SecretString, ConfigError> {

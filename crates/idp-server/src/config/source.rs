@@ -10,7 +10,7 @@ use super::ConfigError;
 /// Names the settings that are secrets: their values are never repeated in
 /// an error message.
 const SECRET_SETTINGS: &[&str] =
-    &["SECRET_KEY", "DATABASE_URL", "SQLALCHEMY_URL", "ADMIN_PASSWORD"];
+    &["SECRET_KEY", "SECRET_KEY_PREVIOUS", "DATABASE_URL", "SQLALCHEMY_URL", "ADMIN_PASSWORD"];
 
 /// Every setting idp reads. The TOML file is checked against this list so
 /// that a typo is an error rather than a silently ignored line.
@@ -20,6 +20,7 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "DATABASE_MAX_CONNECTIONS",
     "DATABASE_ACQUIRE_TIMEOUT_MS",
     "SECRET_KEY",
+    "SECRET_KEY_PREVIOUS",
     "ALGORITHM",
     "ACCESS_TOKEN_EXPIRE_MINUTES",
     "REFRESH_TOKEN_EXPIRE_DAYS",

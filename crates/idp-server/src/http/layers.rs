@@ -86,55 +86,70 @@ pub async fn timeout(limit: Duration, request: Request, next: Next) -> Response 
 /// rejections, the body-limit layer) come as plain text; give them our
 /// problem body so that every 4xx/5xx looks the same to clients.
 pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
-    replace_bare_error(next.run(request).await, |status, detail| {
-        problem_response(status, detail.into(), Vec::new())
-    })
+    replace_foreign_error(
+        next.run(request).await,
+        |content_type| {
+            content_type.starts_with("application/") || content_type.starts_with("text/html")
+        },
+        |status, detail| problem_response(status, detail.into(), Vec::new()),
+    )
     .await
 }
 
-/// The same for the pages a browser posts to: an error page a person can
-/// read.
-pub async fn page_for_bare_errors(request: Request, next: Next) -> Response {
-    replace_bare_error(next.run(request).await, |status, detail| {
-        crate::http::browser::error_page(status, &detail)
-    })
-    .await
-}
-
-async fn replace_bare_error(
+/// Replaces an error response that is not in a surface's own format.
+/// `is_ours` says which content types the surface speaks; `render` builds
+/// the replacement from the status and a sentence saying what went wrong:
+/// the `detail` of a problem or OAuth error body, or a plain-text body.
+/// Headers the replacement does not set itself (`Retry-After`, `Allow`,
+/// `Connection`) are kept.
+pub async fn replace_foreign_error(
     response: Response,
+    is_ours: impl FnOnce(&str) -> bool,
     render: impl FnOnce(StatusCode, String) -> Response,
 ) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_ours = response
+    let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/") || ct.starts_with("text/html"));
-    if is_ours {
+        .unwrap_or_default()
+        .to_owned();
+    if is_ours(&content_type) {
         return response;
     }
     let (parts, body) = response.into_parts();
-    // Plain-text rejections from axum explain the problem in a sentence
-    // that never contains request data beyond field names; keep it.
+    let fallback = || status.canonical_reason().unwrap_or("Error").to_owned();
     let detail = match axum::body::to_bytes(body, 4096).await {
+        Ok(bytes) if content_type.contains("json") => {
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|body| body.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
+                .unwrap_or_else(fallback)
+        }
+        // Plain-text rejections from axum explain the problem in a
+        // sentence that never contains request data beyond field names;
+        // keep it.
         Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).into_owned(),
-        _ => status.canonical_reason().unwrap_or("Error").to_owned(),
+        _ => fallback(),
     };
     let mut replaced = render(status, detail);
+    let own: Vec<header::HeaderName> = replaced.headers().keys().cloned().collect();
     for (name, value) in &parts.headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            replaced.headers_mut().insert(name.clone(), value.clone());
+        let body_header = name == header::CONTENT_TYPE || name == header::CONTENT_LENGTH;
+        if !body_header && !own.contains(name) {
+            replaced.headers_mut().append(name.clone(), value.clone());
         }
     }
     replaced
 }
 
 /// Charges the request to its client IP's bucket; past the limit, answers
-/// 429 with `Retry-After` in the endpoint's own error format.
+/// 429 with `Retry-After`: an OAuth error at the token endpoint, a problem
+/// document elsewhere. A surface with a format of its own (the browser
+/// pages) converts it with [`replace_foreign_error`].
 pub async fn rate_limit(state: AppState, bucket: Bucket, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let ip = super::client_ip::client_ip(&parts, &state.settings.trusted_proxies);

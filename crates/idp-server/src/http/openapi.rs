@@ -36,7 +36,7 @@ use crate::state::AppState;
         revoke::revoke,
         introspect::introspect,
         browser::authorize::authorize,
-        browser::authorize::login,
+        browser::authorize::authorize_post,
         browser::logout::logout_get,
         browser::logout::logout_post,
         me::me,

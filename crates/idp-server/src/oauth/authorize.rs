@@ -23,6 +23,11 @@ pub struct AuthorizationRequest {
     pub code_challenge_method: Option<String>,
     pub prompt: Option<String>,
     pub max_age: Option<String>,
+    /// OIDC Core §6 request objects, which idp does not take: present only
+    /// so that they are refused rather than ignored. Never carried through
+    /// the forms (a request with one never gets that far).
+    pub request: Option<String>,
+    pub request_uri: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -58,6 +63,8 @@ impl AuthorizationRequest {
             code_challenge_method: get("code_challenge_method"),
             prompt: get("prompt"),
             max_age: get("max_age"),
+            request: get("request"),
+            request_uri: get("request_uri"),
         }
     }
 
@@ -312,6 +319,25 @@ pub fn check_max_age(request: &AuthorizationRequest) -> Result<Option<u64>, Reje
     }
 }
 
+/// Request objects (OIDC Core §6) are not supported, and say so, as §6.1
+/// and §6.2 ask, instead of being ignored: a client that signed its
+/// parameters into one must not have them silently dropped.
+pub fn check_request_objects(request: &AuthorizationRequest) -> Result<(), Rejection> {
+    if request.request.is_some() {
+        return Err(redirect(
+            "request_not_supported",
+            "Request objects (the request parameter) are not supported.",
+        ));
+    }
+    if request.request_uri.is_some() {
+        return Err(redirect(
+            "request_uri_not_supported",
+            "The request_uri parameter is not supported.",
+        ));
+    }
+    Ok(())
+}
+
 /// Where a rejection after the redirect URI is trusted goes back to: the
 /// redirect URI and the request's `state`.
 pub type ReturnTo = Option<(String, Option<String>)>;
@@ -327,6 +353,7 @@ pub fn validate(
     // From here on, failures go back to the (now trusted) redirect URI.
     let back = |r: Rejection| (r, Some((redirect_uri.clone(), request.state.clone())));
     check_lengths(request).map_err(back)?;
+    check_request_objects(request).map_err(back)?;
     check_response_type(request).map_err(back)?;
     check_grant(&client).map_err(back)?;
     let code_challenge = check_pkce(request, &client, policy).map_err(back)?;

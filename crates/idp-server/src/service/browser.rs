@@ -3,10 +3,11 @@
 //! issued without asking for the password again.
 
 use idp_core::audit::{AuditEvent, EventKind, Outcome};
-use idp_core::ids::{BrowserSessionId, UserId};
+use idp_core::ids::{BrowserSessionId, SessionId, UserId};
 use idp_core::opaque::{PlainToken, TokenKind};
 use idp_core::secret_hash::SecretHash;
 use idp_core::session::{EndReason, RequestOrigin};
+use idp_core::token::IdClaims;
 use idp_core::user::User;
 use idp_store::StoreError;
 use idp_store::repo::browser_sessions::{self, BrowserSession};
@@ -133,15 +134,43 @@ pub async fn end(
     Ok(ended)
 }
 
-/// Logout with an ID token hint: ends the session (refresh family) it names.
-pub async fn end_family(
+/// Logout with an ID token hint (OIDC RP-Initiated Logout §2): ends the
+/// session (refresh family) the hint's `sid` names, audited like any other
+/// end of a session. `actor` is the user who signed out in the browser,
+/// when there is one; otherwise the hint's subject. `false` when the
+/// session had already ended (nothing is written then).
+pub async fn end_hinted(
     state: &AppState,
-    id: idp_core::ids::SessionId,
+    hint: &IdClaims,
+    actor: Option<UserId>,
+    origin: &RequestOrigin,
 ) -> Result<bool, StoreError> {
+    let Some(id) = hint.sid.as_deref().and_then(|sid| sid.parse::<SessionId>().ok()) else {
+        return Ok(false);
+    };
+    let subject = hint.sub.parse::<UserId>().ok();
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     let ended = sessions::revoke(&mut *tx, id, now, EndReason::Logout).await?;
     refresh_tokens::revoke_for_session(&mut *tx, id, now).await?;
+    let mut events = Vec::new();
+    if ended {
+        let mut event = AuditEvent::new(EventKind::SessionEnded, Outcome::Success, now)
+            .client(&hint.aud)
+            .origin(origin)
+            .detail("reason", "logout")
+            .detail("via", "id_token_hint")
+            .detail("session", id.to_string());
+        if let Some(actor) = actor.or(subject) {
+            event = event.actor(actor);
+        }
+        if let Some(subject) = subject {
+            event = event.subject(subject);
+        }
+        events.push(event);
+    }
+    audit::write(&mut tx, &events).await?;
     tx.commit().await?;
+    audit::emit(&events);
     Ok(ended)
 }

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
@@ -54,7 +54,7 @@ pub enum KeyRingError {
     #[error("PUBLIC_KEY_PATH: {0}")]
     BadPublicKey(String),
     #[error(
-        "SECRET_KEY: cannot decrypt signing key {kid} stored in the database (was SECRET_KEY changed?)"
+        "SECRET_KEY: cannot decrypt signing key {kid} stored in the database (was SECRET_KEY changed? set SECRET_KEY_PREVIOUS to the old value to re-seal the keys under the new one)"
     )]
     CannotDecrypt { kid: String },
     #[error("cannot generate a signing key: {0}")]
@@ -115,6 +115,8 @@ pub struct KeySource {
     db: Db,
     clock: Arc<dyn Clock>,
     kek: KeyEncryptionKey,
+    /// From `SECRET_KEY_PREVIOUS`, during a rotation of `SECRET_KEY`.
+    previous_kek: Option<KeyEncryptionKey>,
     algorithm: Algorithm,
     file_key: Option<Arc<SigningKey>>,
     retire_after: Duration,
@@ -133,6 +135,7 @@ impl KeySource {
             db,
             clock,
             kek: KeyEncryptionKey::derive(secret),
+            previous_kek: settings.secret_key_previous().map(KeyEncryptionKey::derive),
             algorithm: settings.algorithm,
             file_key,
             // No access or ID token lives longer than a day (the global and
@@ -170,6 +173,9 @@ impl KeySource {
     /// (so it stays published after the file changes).
     pub async fn ensure(&self) -> Result<(), KeyRingError> {
         let now = self.clock.now();
+        if self.previous_kek.is_some() {
+            self.reseal().await?;
+        }
         if let Some(key) = &self.file_key {
             self.record_file_key(key, now).await?;
         }
@@ -197,6 +203,59 @@ impl KeySource {
         let retired = self.retire_unused(&mut tx, now).await?;
         self.record_keys(tx, generated, now, true, "system", retired).await?;
         Ok(())
+    }
+
+    /// `SECRET_KEY` rotation: every stored private key that opens only
+    /// under `SECRET_KEY_PREVIOUS` is sealed again under `SECRET_KEY`. Runs
+    /// at every start while `SECRET_KEY_PREVIOUS` is set; once every key
+    /// opens under the new key it writes nothing.
+    async fn reseal(&self) -> Result<(), KeyRingError> {
+        let Some(previous) = &self.previous_kek else { return Ok(()) };
+        let mut resealed = Vec::new();
+        for row in signing_keys::all(self.db.pool()).await? {
+            let aad = row.kid.as_bytes();
+            if row.private_key_sealed.is_empty()
+                || self.kek.open(&row.private_key_sealed, aad).is_ok()
+            {
+                continue;
+            }
+            let Ok(der) = previous.open(&row.private_key_sealed, aad) else {
+                tracing::warn!(kid = %row.kid, "signing key opens under neither SECRET_KEY nor SECRET_KEY_PREVIOUS");
+                continue;
+            };
+            let sealed =
+                self.kek.seal(&der, aad).map_err(|e| KeyRingError::Generate(e.to_string()))?;
+            if signing_keys::reseal(self.db.pool(), &row.kid, &row.private_key_sealed, &sealed)
+                .await?
+            {
+                resealed.push(row.kid);
+            }
+        }
+        if !resealed.is_empty() {
+            let events =
+                [AuditEvent::new(EventKind::KeyResealed, Outcome::Success, self.clock.now())
+                    .actor("system")
+                    .detail("keys", resealed.clone())];
+            super::audit::record(&self.db, &events).await?;
+            tracing::info!(keys = ?resealed, "signing keys re-sealed under the new SECRET_KEY");
+        }
+        Ok(())
+    }
+
+    /// A stored key, its private half opened under `SECRET_KEY` or
+    /// (mid-rotation) `SECRET_KEY_PREVIOUS`.
+    fn unseal(&self, row: &StoredKey, algorithm: Algorithm) -> Result<SigningKey, KeyRingError> {
+        let aad = row.kid.as_bytes();
+        let der = self
+            .kek
+            .open(&row.private_key_sealed, aad)
+            .or_else(|err| match &self.previous_kek {
+                Some(previous) => previous.open(&row.private_key_sealed, aad),
+                None => Err(err),
+            })
+            .map_err(|_| KeyRingError::CannotDecrypt { kid: row.kid.clone() })?;
+        SigningKey::from_pkcs8_der(&der, algorithm)
+            .map_err(|e| KeyRingError::Corrupt { kid: row.kid.clone(), reason: e.to_string() })
     }
 
     /// Records the PRIVATE_KEY_PATH key as the active key of its algorithm;
@@ -448,14 +507,7 @@ impl KeySource {
                     .min_by_key(|k| k.signs_from)
             })
             .ok_or_else(|| KeyRingError::Generate(format!("no {algorithm} key in the database")))?;
-        let der = self
-            .kek
-            .open(&candidate.private_key_sealed, candidate.kid.as_bytes())
-            .map_err(|_| KeyRingError::CannotDecrypt { kid: candidate.kid.clone() })?;
-        SigningKey::from_pkcs8_der(&der, algorithm).map_err(|e| KeyRingError::Corrupt {
-            kid: candidate.kid.clone(),
-            reason: e.to_string(),
-        })
+        self.unseal(candidate, algorithm)
     }
 }
 
@@ -500,8 +552,9 @@ fn load_file_key(settings: &Settings, path: &std::path::Path) -> Result<SigningK
 pub struct KeyRing {
     source: KeySource,
     current: ArcSwap<KeySet>,
-    /// When a token with an unknown `kid` last made us re-read the table.
-    last_unknown_kid_refresh: Mutex<Option<Instant>>,
+    /// When a token with an unknown `kid` last made us re-read the table
+    /// (by the injected clock, so tests move time instead of sleeping).
+    last_unknown_kid_refresh: Mutex<Option<UnixTime>>,
 }
 
 impl KeyRing {
@@ -551,11 +604,12 @@ impl KeyRing {
 
     async fn refresh_for_unknown_kid(&self) -> bool {
         {
+            let now = self.source.clock.now();
             let mut last = self.last_unknown_kid_refresh.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|at| at.elapsed() < UNKNOWN_KID_REFRESH) {
+            if last.is_some_and(|at| now < at + UNKNOWN_KID_REFRESH) {
                 return false;
             }
-            *last = Some(Instant::now());
+            *last = Some(now);
         }
         self.refresh().await;
         true

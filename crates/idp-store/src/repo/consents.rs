@@ -2,9 +2,16 @@
 
 use idp_core::clock::UnixTime;
 use idp_core::ids::UserId;
+use idp_core::scope::Scope;
 use sqlx::any::AnyExecutor;
 
-use crate::StoreError;
+use crate::{Db, StoreError};
+
+/// A stored scope that does not parse is corruption, never "nothing
+/// granted": read as empty, the next grant would overwrite it.
+fn parse(stored: &str) -> Result<Scope, StoreError> {
+    Scope::parse(stored).map_err(|_| StoreError::Corrupt("a consent's scope".into()))
+}
 
 const FIND: &str = "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2";
 
@@ -13,29 +20,54 @@ pub async fn find<'e>(
     db: impl AnyExecutor<'e>,
     user: UserId,
     client: &str,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<Scope>, StoreError> {
     let row: Option<(String,)> =
         sqlx::query_as(FIND).bind(user.to_string()).bind(client).fetch_optional(db).await?;
-    Ok(row.map(|(scope,)| scope))
+    row.map(|(scope,)| parse(&scope)).transpose()
 }
 
-const UPSERT: &str = "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
-    ON CONFLICT (user_id, client_id) DO UPDATE SET scope = $3, granted_at = $4";
+// Takes the row before reading it: inserts it (empty) when missing, or
+// touches it when present, and returns the scope it holds. From here until
+// commit this transaction is the row's only writer — PostgreSQL holds the
+// row lock that `ON CONFLICT … DO UPDATE` takes (`DO NOTHING` would take
+// none), and a concurrent insert of the same key waits for ours; SQLite's
+// `BEGIN IMMEDIATE` holds the database's write lock — so the scope read is
+// the latest committed one, and no other grant can land between this read
+// and the write below.
+const CLAIM: &str = "INSERT INTO consents (user_id, client_id, scope, granted_at) \
+    VALUES ($1, $2, '', $3) \
+    ON CONFLICT (user_id, client_id) DO UPDATE SET granted_at = consents.granted_at \
+    RETURNING scope";
 
-/// Records the granted scope (the union of what was granted before and now).
-pub async fn grant<'e>(
-    db: impl AnyExecutor<'e>,
+const SET_SCOPE: &str =
+    "UPDATE consents SET scope = $3, granted_at = $4 WHERE user_id = $1 AND client_id = $2";
+
+/// Adds `scope` to what the user has granted the client, in one write
+/// transaction: a concurrent grant of other scopes is kept, not
+/// overwritten. Returns everything now granted.
+pub async fn grant(
+    db: &Db,
     user: UserId,
     client: &str,
-    scope: &str,
+    scope: &Scope,
     now: UnixTime,
-) -> Result<(), StoreError> {
-    sqlx::query(UPSERT)
-        .bind(user.to_string())
+) -> Result<Scope, StoreError> {
+    let user = user.to_string();
+    let mut tx = db.begin_write().await?;
+    let (previous,): (String,) = sqlx::query_as(CLAIM)
+        .bind(&user)
         .bind(client)
-        .bind(scope)
         .bind(now.as_secs())
-        .execute(db)
+        .fetch_one(&mut *tx)
         .await?;
-    Ok(())
+    let granted = Scope::from_tokens(parse(&previous)?.iter().chain(scope.iter()));
+    sqlx::query(SET_SCOPE)
+        .bind(&user)
+        .bind(client)
+        .bind(granted.to_string())
+        .bind(now.as_secs())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(granted)
 }

@@ -161,3 +161,20 @@ pub async fn reactivate<'e>(db: impl AnyExecutor<'e>, kid: &str) -> Result<(), S
     sqlx::query(REACTIVATE).bind(kid).execute(db).await?;
     Ok(())
 }
+
+// Compare-and-set on the old value: nodes restarting together with a new
+// SECRET_KEY each re-seal, and only the first write of each key counts.
+const RESEAL: &str =
+    "UPDATE signing_keys SET private_key_sealed = $3 WHERE kid = $1 AND private_key_sealed = $2";
+
+/// Replaces a key's sealed private half (`SECRET_KEY` rotation). `false`
+/// when another node re-sealed it first.
+pub async fn reseal<'e>(
+    db: impl AnyExecutor<'e>,
+    kid: &str,
+    old_sealed: &str,
+    new_sealed: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(RESEAL).bind(kid).bind(old_sealed).bind(new_sealed).execute(db).await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -453,3 +453,175 @@ engine_test!(
         assert_eq!(posted.status(), StatusCode::SEE_OTHER);
     }
 );
+
+/// A third-party client `racer` with eight scopes of its own, registered
+/// through the admin API.
+async fn create_client_with_many_scopes(app: &TestApp) -> Vec<String> {
+    let scopes: Vec<String> = (1..=8).map(|i| format!("api:{i}")).collect();
+    let admin = app.admin_token().await;
+    let body = serde_json::json!({
+        "client_id": "racer",
+        "name": "Racer",
+        "client_type": "public",
+        "redirect_uris": [REDIRECT_URI],
+        "grant_types": ["authorization_code"],
+        "scopes": std::iter::once("openid".to_owned()).chain(scopes.iter().cloned()).collect::<Vec<_>>(),
+        "first_party": false,
+    });
+    let created = app.call(reqwest::Method::POST, "/admin/clients", &admin, Some(body)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    scopes
+}
+
+engine_test!(
+    async fn consents_to_different_scopes_answered_at_once_are_all_kept(engine) {
+        let app = TestApp::spawn(engine).await;
+        let alice = app.create_user("alice").await;
+        let alice: idp_core::ids::UserId = alice["id"].as_str().unwrap().parse().unwrap();
+        let scopes = create_client_with_many_scopes(&app).await;
+        let browser = app.browser();
+        let url = |scope: &str| app.authorize_url(&[("client_id", "racer"), ("scope", &format!("openid {scope}"))]);
+        // One consent page per scope, all in the same browser session.
+        let mut forms = vec![consent_form(&app, &browser, &url(&scopes[0])).await];
+        for scope in &scopes[1..] {
+            let page = browser.get(url(scope)).send().await.unwrap();
+            assert_eq!(page.status(), StatusCode::OK);
+            forms.push(hidden_fields(&page.text().await.unwrap()));
+        }
+        // Every answer at once.
+        let mut answers = tokio::task::JoinSet::new();
+        for form in forms {
+            let (browser, target) = (browser.clone(), app.url("/auth/authorize/consent"));
+            answers.spawn(async move { browser.post(target).form(&allow(&form)).send().await.unwrap().status() });
+        }
+        while let Some(status) = answers.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::SEE_OTHER);
+        }
+        let granted = idp_store::repo::consents::find(app.state.db.pool(), alice, "racer").await.unwrap().unwrap();
+        let missing: Vec<&String> = scopes.iter().filter(|s| !granted.contains(s.as_str())).collect();
+        assert!(missing.is_empty(), "lost grants {missing:?}; stored: {granted}");
+        assert!(silently_coded(&app, &browser, "racer", &format!("openid {}", scopes.join(" "))).await);
+    }
+);
+
+engine_test!(
+    async fn a_consent_that_cannot_be_read_is_an_error_not_an_empty_grant(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(false).await;
+        let browser = app.browser();
+        let form = consent_form(&app, &browser, &app.authorize_url(&[])).await;
+        // An earlier consent that does not read back as a scope.
+        let corrupt = "offline_access \"broken";
+        sqlx::query("INSERT INTO consents (user_id, client_id, scope, granted_at) SELECT id, 'spa', $1, 0 FROM users WHERE username = 'alice'")
+            .bind(corrupt)
+            .execute(app.state.db.pool())
+            .await
+            .unwrap();
+
+        let posted = browser.post(app.url("/auth/authorize/consent")).form(&allow(&form)).send().await.unwrap();
+        assert_eq!(posted.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!posted.headers().contains_key("location"));
+        assert!(posted.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        // Nothing was overwritten.
+        let (stored,): (String,) = sqlx::query_as("SELECT scope FROM consents WHERE client_id = 'spa'")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored, corrupt);
+    }
+);
+
+/// The parameters of [`TestApp::authorize_url`], to send as a form.
+fn authorize_form(app: &TestApp, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let url = url::Url::parse(&app.authorize_url(extra)).unwrap();
+    url.query_pairs().into_owned().collect()
+}
+
+engine_test!(
+    async fn an_authorization_request_sent_by_post_is_answered_as_the_get_is(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_user("alice").await;
+        app.create_spa(false).await;
+        let browser = app.browser();
+        let authorize = app.url("/auth/authorize");
+        let params = authorize_form(&app, &[]);
+
+        // Not signed in: the login page (OIDC Core §3.1.2.1), not "form expired".
+        let page = browser.post(&authorize).form(&params).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Sign in") && html.contains("The SPA") && html.contains("name=\"csrf_token\""), "{html}");
+        // Its form signs in as the GET's does.
+        let mut form = hidden_fields(&html);
+        form.push(("username".into(), "alice".into()));
+        form.push(("password".into(), PASSWORD.into()));
+        let signed_in = browser.post(&authorize).form(&form).send().await.unwrap();
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+
+        // Signed in, not yet asked: the consent page.
+        let consent = browser.post(&authorize).form(&params).send().await.unwrap();
+        assert_eq!(consent.status(), StatusCode::OK);
+        let html = consent.text().await.unwrap();
+        assert!(html.contains("Allow access?"), "{html}");
+        let allowed = browser.post(app.url("/auth/authorize/consent")).form(&allow(&hidden_fields(&html))).send().await.unwrap();
+        assert_eq!(allowed.status(), StatusCode::SEE_OTHER);
+
+        // Consented: a code for the client, with its state.
+        let coded = browser.post(&authorize).form(&params).send().await.unwrap();
+        assert_eq!(coded.status(), StatusCode::FOUND);
+        let (base, back) = location_params(&coded);
+        assert_eq!(base, REDIRECT_URI);
+        assert_eq!(back["state"], "st-123");
+        assert_eq!(app.exchange(&back["code"], VERIFIER).await.status(), StatusCode::OK);
+        // prompt=none and errors go back to the client as by GET.
+        let silent = browser.post(&authorize).form(&authorize_form(&app, &[("prompt", "none"), ("scope", "openid roles")])).send().await.unwrap();
+        assert_eq!(location_params(&silent).1["error"], "consent_required");
+        // A bad client gets the error page, never a redirect.
+        let unknown = browser.post(&authorize).form(&authorize_form(&app, &[("client_id", "nobody")])).send().await.unwrap();
+        assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+        assert!(!unknown.headers().contains_key("location"));
+
+        // A POST with login fields is a login attempt: without its CSRF
+        // token it is refused, whatever else it carries.
+        let mut forged = params.clone();
+        forged.push(("username".into(), "alice".into()));
+        forged.push(("password".into(), PASSWORD.into()));
+        let refused = app.browser().post(&authorize).form(&forged).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.text().await.unwrap().contains("The form expired"));
+    }
+);
+
+engine_test!(
+    async fn a_rate_limited_login_form_gets_a_page_with_retry_after(engine) {
+        let app = TestApp::builder(engine).setting("RATE_LIMIT_PER_MINUTE", "3").spawn().await;
+        app.create_user("alice").await;
+        app.create_spa(true).await;
+        let browser = app.browser();
+        let html = browser.get(app.authorize_url(&[])).send().await.unwrap().text().await.unwrap();
+        let mut form = hidden_fields(&html);
+        form.push(("username".into(), "alice".into()));
+        form.push(("password".into(), "wrong-password".into()));
+        for _ in 0..3 {
+            let wrong = browser.post(app.url("/auth/authorize")).form(&form).send().await.unwrap();
+            assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+        }
+        let limited = browser.post(app.url("/auth/authorize")).form(&form).send().await.unwrap();
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert_eq!(limited.headers()["content-type"], "text/html; charset=utf-8");
+        let csp = limited.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("style-src 'nonce-") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        let page = limited.text().await.unwrap();
+        assert!(page.contains("Too many requests; try again in"), "{page}");
+
+        // Showing the pages is not limited: the login page by GET, and an
+        // authorization request by POST, which is no login attempt.
+        assert_eq!(browser.get(app.authorize_url(&[])).send().await.unwrap().status(), StatusCode::OK);
+        let by_post = browser.post(app.url("/auth/authorize")).form(&authorize_form(&app, &[])).send().await.unwrap();
+        assert_eq!(by_post.status(), StatusCode::OK);
+    }
+);

@@ -1,8 +1,9 @@
-//! The login and consent pages in a real browser: headless Chromium driven
-//! over WebDriver (chromedriver). Proves what an HTTP client cannot: the
-//! pages render and submit under our Content-Security-Policy, the browser
-//! keeps the session cookie, and the redirect back to the client lands with
-//! a code that the client can exchange.
+//! The login, consent and sign-out pages in a real browser: headless
+//! Chromium driven over WebDriver (chromedriver). Proves what an HTTP client
+//! cannot: the pages render and submit under our Content-Security-Policy,
+//! the browser keeps the session cookie, the redirect back to the client
+//! lands with a code that the client can exchange, and the sign-out
+//! confirmation's form works with the cookies a browser really sends.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`; `.ci/run` installs them). Without them the test says so
@@ -158,7 +159,7 @@ fn save_screenshot(name: &str, png: &[u8]) {
 }
 
 #[tokio::test]
-async fn a_person_signs_in_and_consents_in_a_real_browser() {
+async fn a_person_signs_in_consents_and_signs_out_in_a_real_browser() {
     let Some(driver) = start_driver().await else { return };
     let app = TestApp::builder(Engine::Sqlite).spawn().await;
     app.create_user("alice").await;
@@ -274,6 +275,31 @@ async fn a_person_signs_in_and_consents_in_a_real_browser() {
     .await
     .expect("straight back to the client");
     assert!(again.contains("code="));
+
+    // Signing out without an ID token hint asks first (RP-Initiated
+    // Logout §2); the page renders under the same policy.
+    browser.goto(&app.url("/auth/logout")).await.unwrap();
+    let sign_out = browser.wait().for_element(Locator::Css("button[type=submit]")).await.unwrap();
+    let question = browser.source().await.unwrap();
+    assert!(question.contains("Sign out of idp?") && question.contains("alice"), "{question}");
+    let background: String = browser
+        .execute("return getComputedStyle(arguments[0]).backgroundColor", vec![json!(sign_out)])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(background, "rgb(36, 86, 216)", "the page's stylesheet applies");
+    save_screenshot("logout-confirmation-page.png", &browser.screenshot().await.unwrap());
+    sign_out.click().await.unwrap();
+    browser
+        .wait()
+        .for_element(Locator::XPath("//h1[contains(., 'signed out')]"))
+        .await
+        .expect("the signed-out page");
+    // Signed out: the next authorization shows the login page again.
+    browser.goto(&app.url(&format!("/auth/authorize?{query}"))).await.unwrap();
+    browser.wait().for_element(Locator::Css("input[name=password]")).await.unwrap();
 
     let errors = console_errors(&browser).await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");

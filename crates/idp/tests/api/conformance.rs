@@ -68,3 +68,19 @@ engine_test!(
         assert_eq!(browser.get(&oauth).send().await.unwrap().status(), StatusCode::OK);
     }
 );
+
+engine_test!(
+    async fn request_objects_are_refused_with_the_errors_oidc_names(engine) {
+        let app = TestApp::spawn(engine).await;
+        app.create_spa(true).await;
+        for (param, error) in [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported")] {
+            let url = app.authorize_url(&[(param, "eyJhbGciOiJub25lIn0.e30.")]);
+            let response = app.client.get(url).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::FOUND, "{param}");
+            let (base, params) = location_params(&response);
+            assert_eq!(base, REDIRECT_URI);
+            assert_eq!(params["error"], error);
+            assert_eq!(params["state"], "st-123");
+        }
+    }
+);

@@ -153,6 +153,26 @@ impl TestAppBuilder {
         self
     }
 
+    /// Builds the server expecting it to refuse to start; returns the one
+    /// line it stops with.
+    pub async fn start_error(self) -> String {
+        let url = self.database_url.clone().expect("start_error needs .database(..)");
+        let mut source = Source::from_pairs([
+            ("DATABASE_URL", url.as_str()),
+            ("SECRET_KEY", TEST_SECRET_KEY),
+            ("ISSUER", "http://127.0.0.1:1"),
+            ("BIND", "127.0.0.1:0"),
+        ]);
+        for (name, value) in &self.settings {
+            source.set(name, value.clone());
+        }
+        let error = match Settings::from_source(&source) {
+            Err(e) => return e.to_string(),
+            Ok(settings) => Application::build(settings, BuildOptions::default()).await.err(),
+        };
+        error.expect("the server started").to_string()
+    }
+
     pub async fn spawn(self) -> TestApp {
         let db = match &self.database_url {
             Some(_) => None,

@@ -3,8 +3,6 @@
 #[allow(unused_imports)]
 use crate::helpers::*;
 
-use std::time::Duration;
-
 use idp_core::token::{ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
 use idp_server::service::keys::{KeyRing, KeySource};
 use reqwest::StatusCode;
@@ -116,9 +114,10 @@ engine_test!(
         let app = TestApp::spawn(engine).await;
         app.create_user("alice").await;
         let tokens = app.login("alice").await;
-        // The unknown-kid re-read is throttled to once a second, so each
-        // check below gets a key of its own and waits out the throttle.
-        let throttle = idp_server::service::keys::UNKNOWN_KID_REFRESH + Duration::from_millis(100);
+        // The unknown-kid re-read is throttled to once a second (by the
+        // app's clock), so each check below gets a key of its own and moves
+        // the clock past the throttle.
+        let throttle = idp_server::service::keys::UNKNOWN_KID_REFRESH;
 
         // Revocation: an access token signed with the new key is revoked
         // (not ignored with a 200), so its jti is refused from then on.
@@ -134,7 +133,7 @@ engine_test!(
 
         // Logout: an id_token_hint signed with a newer key names the session
         // to end.
-        tokio::time::sleep(throttle).await;
+        app.clock.advance(throttle);
         other.rotate(true, "test").await.unwrap();
         let fresh = app.login("alice").await;
         let hint = resigned(&other, ID_TOKEN_TYP, fresh.id_token.as_deref().expect("id_token"));
@@ -143,10 +142,82 @@ engine_test!(
         assert_eq!(json(app.refresh(&fresh.refresh_token).await).await["error"], "invalid_grant");
 
         // Bearer: userinfo accepts a token signed with a newer key.
-        tokio::time::sleep(throttle).await;
+        app.clock.advance(throttle);
         other.rotate(true, "test").await.unwrap();
         let latest = app.login("alice").await;
         let access = resigned(&other, ACCESS_TOKEN_TYP, &latest.access_token);
         assert_eq!(app.get_bearer("/auth/userinfo", &access).await.status(), StatusCode::OK);
+    }
+);
+
+engine_test!(
+    async fn secret_key_is_rotated_with_secret_key_previous(engine) {
+        const NEW: &str = "the-new-secret-key-0123456789abcdef-0123456789";
+        let db = TestDb::create(engine).await;
+        let first = TestApp::builder(engine).database(&db).spawn().await;
+        first.create_user("alice").await;
+        let tokens = first.login("alice").await;
+        let kid = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
+        let signing_kid = kid(&tokens.access_token);
+        first.stop().await;
+
+        // The new key alone cannot open the stored keys, and says what to do.
+        let refused = TestApp::builder(engine).database(&db).setting("SECRET_KEY", NEW).start_error().await;
+        assert!(refused.contains("SECRET_KEY_PREVIOUS"), "{refused}");
+        assert!(!refused.contains(NEW) && !refused.contains(TEST_SECRET_KEY), "no secret echoed: {refused}");
+
+        // With the old one as SECRET_KEY_PREVIOUS: the keys open and are
+        // sealed again under the new one; sessions carry on.
+        let rotating = TestApp::builder(engine)
+            .database(&db)
+            .setting("SECRET_KEY", NEW)
+            .setting("SECRET_KEY_PREVIOUS", TEST_SECRET_KEY)
+            .spawn()
+            .await;
+        let refreshed = rotating.refresh(&tokens.refresh_token).await;
+        assert_eq!(refreshed.status(), StatusCode::OK);
+        let refreshed = Tokens::from_body(json(refreshed).await);
+        assert_eq!(kid(&refreshed.access_token), signing_kid, "the same key signs");
+        let admin = rotating.admin_token().await;
+        let audit = json(rotating.call(reqwest::Method::GET, "/admin/audit?event=key.resealed", &admin, None).await).await;
+        assert_eq!(audit["total"], 1, "{audit}");
+        rotating.stop().await;
+
+        // Afterwards the new key alone is enough, and the old one no longer.
+        let done = TestApp::builder(engine).database(&db).setting("SECRET_KEY", NEW).spawn().await;
+        let again = done.refresh(&refreshed.refresh_token).await;
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(kid(json(again).await["access_token"].as_str().unwrap()), signing_kid);
+        done.stop().await;
+        let old = TestApp::builder(engine).database(&db).start_error().await;
+        assert!(old.contains("cannot decrypt"), "{old}");
+        // Nonsense is refused with one line naming the setting.
+        let same = TestApp::builder(engine).database(&db).setting("SECRET_KEY", NEW).setting("SECRET_KEY_PREVIOUS", NEW).start_error().await;
+        assert!(same.starts_with("SECRET_KEY_PREVIOUS:"), "{same}");
+    }
+);
+
+engine_test!(
+    async fn an_unknown_kid_rereads_the_keys_at_most_once_a_second_by_the_apps_clock(engine) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let app = TestApp::spawn(engine).await;
+        let ring = app.state.keys.clone();
+        // A check that never finds its key: each call of it is one look at
+        // the key set, so two looks mean the keys were re-read in between.
+        let looks = AtomicUsize::new(0);
+        let check = |_: &idp_server::service::keys::KeySet| -> Result<(), idp_core::jose::VerifyError> {
+            looks.fetch_add(1, Ordering::Relaxed);
+            Err(idp_core::jose::VerifyError::UnknownKey)
+        };
+        let mut seen = Vec::new();
+        for step in ["first", "same second", "after a second"] {
+            if step == "after a second" {
+                app.clock.advance(idp_server::service::keys::UNKNOWN_KID_REFRESH);
+            }
+            looks.store(0, Ordering::Relaxed);
+            assert!(ring.verify(check).await.is_err());
+            seen.push((step, looks.load(Ordering::Relaxed)));
+        }
+        assert_eq!(seen, [("first", 2), ("same second", 1), ("after a second", 2)]);
     }
 );

@@ -24,6 +24,7 @@ mod invalidation_races;
 mod jwt_attacks;
 mod keys;
 mod log_lines;
+mod logout;
 mod machine_clients;
 mod migrations;
 mod multi_node;

@@ -87,6 +87,11 @@ engine_test!(
 
         assert!(cli.ok(&["user", "set-roles", "alice", "Admin", "User"]).contains("now has roles: Admin, User"));
         assert!(cli.ok(&["user", "set-roles", "alice", "Admin", "User"]).contains("nothing changed"));
+        // Alice is the only administrator: not even the CLI takes that away.
+        let last = cli.run(&["user", "disable", "alice"], None);
+        assert_eq!(last.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&last.stderr).contains("last enabled administrator"));
+        cli.run(&["user", "create", "--username", "bob", "--email", "bob@example.com", "--role", "Admin"], None);
         assert!(cli.ok(&["user", "disable", "alice"]).contains("disabled"));
         assert!(cli.ok(&["user", "disable", "alice"]).contains("already disabled"));
         assert!(cli.ok(&["user", "enable", "alice"]).contains("enabled"));

@@ -8,14 +8,13 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use idp_core::csrf::{ConsentSubject, CsrfCookie};
-use idp_core::scope::Scope;
+use idp_core::csrf::ConsentSubject;
 use idp_core::user::User;
 use idp_store::repo::browser_sessions::BrowserSession;
 use idp_store::repo::{clients, consents};
 
-use super::cookies::{self, BrowserCookie, Cookies};
-use super::html::{error_page, form_fields, redirect};
+use super::cookies::{self, BrowserCookie, Cookies, csrf_cookie, signed_csrf_cookie};
+use super::html::{error_page, form_fields, redirect, store_failure};
 use super::pages::{self, LoginNotice};
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
@@ -32,7 +31,7 @@ type Page = Response;
 async fn validate(state: &AppState, request: &AuthorizationRequest) -> Result<Validated, Page> {
     let client = match request.client_id.as_deref() {
         Some(id) if id.len() <= 255 => {
-            clients::find(state.db.pool(), id).await.map_err(internal)?
+            clients::find(state.db.pool(), id).await.map_err(store_failure)?
         }
         _ => None,
     };
@@ -57,19 +56,6 @@ async fn validate(state: &AppState, request: &AuthorizationRequest) -> Result<Va
             }
         }
     })
-}
-
-fn internal(err: idp_store::StoreError) -> Page {
-    if err.is_unstorable_input() {
-        return error_page(StatusCode::BAD_REQUEST, crate::http::error::UNSTORABLE_INPUT);
-    }
-    tracing::error!(error = %err, "authorization endpoint failed");
-    let status = if err.is_unavailable() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    error_page(status, "The server could not complete the request. Please try again.")
 }
 
 /// `redirect_uri` with the response parameters added, and `iss` (RFC 9207)
@@ -112,33 +98,6 @@ fn continuation(request: &AuthorizationRequest) -> String {
         query.append_pair(k, v);
     }
     format!("/auth/authorize?{}", query.finish())
-}
-
-/// The browser's CSRF cookie, if this server minted it. A value the
-/// browser made up, or one planted for it, is no cookie at all.
-fn signed_csrf_cookie(state: &AppState, headers: &HeaderMap) -> Option<CsrfCookie> {
-    Cookies::of(state)
-        .get(headers, BrowserCookie::Csrf)
-        .and_then(|value| state.csrf.accept_cookie(value))
-}
-
-/// The browser's CSRF cookie, or a new one and the `Set-Cookie` to send.
-fn csrf_cookie(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> (CsrfCookie, Option<cookie::Cookie<'static>>) {
-    match signed_csrf_cookie(state, headers) {
-        Some(csrf) => (csrf, None),
-        None => {
-            let csrf = state.csrf.mint_cookie();
-            let set = Cookies::of(state).build(
-                BrowserCookie::Csrf,
-                csrf.value().to_owned(),
-                cookies::CSRF_MAX_AGE,
-            );
-            (csrf, Some(set))
-        }
-    }
 }
 
 /// What a consent page asks for, and who is asked.
@@ -193,13 +152,12 @@ async fn needs_consent(
     }
     let granted = consents::find(state.db.pool(), session.user_id, v.client.id.as_str())
         .await
-        .map_err(internal)?;
-    let granted = granted.and_then(|g| Scope::parse(&g).ok()).unwrap_or_default();
-    Ok(!v.scope.is_subset_of(&granted))
+        .map_err(store_failure)?;
+    Ok(!granted.is_some_and(|granted| v.scope.is_subset_of(&granted)))
 }
 
-/// GET (and POST without a login form): decide between the login page, the
-/// consent page, and a code.
+/// An authorization request by GET (by POST it is answered the same way):
+/// the login page, the consent page, or a code.
 #[utoipa::path(
     get,
     path = "/auth/authorize",
@@ -224,19 +182,74 @@ pub async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Page {
-    let fields = match FormFields::from_urlencoded(query.unwrap_or_default().as_bytes()) {
+    match FormFields::from_urlencoded(query.unwrap_or_default().as_bytes()) {
+        Ok(fields) => answer(&state, &headers, &fields).await,
+        Err(e) => error_page(StatusCode::BAD_REQUEST, &e.description),
+    }
+}
+
+/// The fields only the login form sends. Authorization requests have none
+/// of them (OIDC Core §3.1.2.1 lists its parameters), so their presence
+/// tells the form apart from a request sent by POST; with any of them the
+/// POST is a login attempt, whose CSRF token must then be valid.
+const LOGIN_FIELDS: [&str; 3] = ["csrf_token", "username", "password"];
+
+/// Whether an urlencoded POST body is the login form rather than an
+/// authorization request. Decided on the raw body, so that the rate limit
+/// (which must know before the handler runs) and the handler agree.
+pub(super) fn is_login_form(body: &[u8]) -> bool {
+    url::form_urlencoded::parse(body).any(|(name, _)| LOGIN_FIELDS.contains(&name.as_ref()))
+}
+
+/// POST: the login form, or an authorization request sent by POST (OIDC
+/// Core §3.1.2.1: the authorization endpoint MUST support it), which is
+/// answered exactly as the same request by GET.
+#[utoipa::path(
+    post,
+    path = "/auth/authorize",
+    tag = "oidc",
+    request_body(content = AuthorizeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The login or consent page", body = String, content_type = "text/html"),
+        (status = 302, description = "To the redirect URI with `code` (or `error`), `state` and `iss`",
+            headers(("Location" = String))),
+        (status = 303, description = "Signed in: on to the authorization request", headers(("Location" = String))),
+        PageFormErrors,
+        (status = 403, description = "The login page again: the form expired (its CSRF token is missing or stale)",
+            body = String, content_type = "text/html"),
+        (status = 429, description = "A login page: locked out after failed passwords, or too many login attempts",
+            body = String, content_type = "text/html", headers(("Retry-After" = u64)))
+    )
+)]
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Page {
+    let fields = match form_fields(&headers, &body) {
         Ok(fields) => fields,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
+        Err(page) => return page,
     };
+    if is_login_form(&body) {
+        login(&state, &origin, &headers, &fields).await
+    } else {
+        answer(&state, &headers, &fields).await
+    }
+}
+
+/// An authorization request (GET, or POST without a login form): the login
+/// page, the consent page, or a code.
+async fn answer(state: &AppState, headers: &HeaderMap, fields: &FormFields) -> Page {
     let request = AuthorizationRequest::from_map(fields.as_map());
-    let v = match validate(&state, &request).await {
+    let v = match validate(state, &request).await {
         Ok(v) => v,
         Err(page) => return page,
     };
-    let session_cookie = Cookies::of(&state).get(&headers, BrowserCookie::Session);
-    let session = match browser::current(&state, session_cookie).await {
+    let session_cookie = Cookies::of(state).get(headers, BrowserCookie::Session);
+    let session = match browser::current(state, session_cookie).await {
         Ok(session) => session,
-        Err(e) => return internal(e),
+        Err(e) => return store_failure(e),
     };
     let now = state.now();
     let fresh = |s: &BrowserSession| {
@@ -244,11 +257,11 @@ pub async fn authorize(
     };
     match session {
         Some((browser_session, user)) if v.prompt != Prompt::Login && fresh(&browser_session) => {
-            match needs_consent(&state, &v, &browser_session).await {
+            match needs_consent(state, &v, &browser_session).await {
                 Ok(false) => {}
                 Ok(true) if v.prompt == Prompt::None => {
                     return error_redirect(
-                        &state,
+                        state,
                         &v.redirect_uri,
                         "consent_required",
                         "The user has not consented.",
@@ -259,7 +272,7 @@ pub async fn authorize(
                 Ok(true) => {
                     // The answer is good only for this request, this
                     // browser session and a few minutes.
-                    let (csrf, set) = csrf_cookie(&state, &headers);
+                    let (csrf, set) = csrf_cookie(state, headers);
                     let subject = consent_subject(&v, &browser_session, &user);
                     let token = state.csrf.consent_token(&csrf, &subject, state.now());
                     let mut page = pages::consent(
@@ -277,72 +290,50 @@ pub async fn authorize(
                 }
                 Err(page) => return page,
             }
-            match crate::service::authorization::issue_code(&state, &v, &browser_session).await {
+            match crate::service::authorization::issue_code(state, &v, &browser_session).await {
                 Ok(code) => {
                     let mut params = vec![("code", code.expose())];
                     if let Some(s) = v.state.as_deref() {
                         params.push(("state", s));
                     }
-                    redirect(StatusCode::FOUND, &client_location(&state, &v.redirect_uri, &params))
+                    redirect(StatusCode::FOUND, &client_location(state, &v.redirect_uri, &params))
                 }
-                Err(e) => internal(e),
+                Err(e) => store_failure(e),
             }
         }
         _ if v.prompt == Prompt::None => error_redirect(
-            &state,
+            state,
             &v.redirect_uri,
             "login_required",
             "The user is not signed in.",
             v.state.as_deref(),
             StatusCode::FOUND,
         ),
-        _ => login_page(&state, &headers, StatusCode::OK, &v, &request, LoginNotice::None, ""),
+        _ => login_page(state, headers, StatusCode::OK, &v, &request, LoginNotice::None, ""),
     }
 }
 
-/// POST of the login form: `username`, `password`, `csrf_token`, and the
+/// The login form: `username`, `password`, `csrf_token`, and the
 /// authorization request in hidden fields (checked again here).
-#[utoipa::path(
-    post,
-    path = "/auth/authorize",
-    tag = "oidc",
-    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
-    responses(
-        (status = 200, description = "The login or consent page", body = String, content_type = "text/html"),
-        (status = 302, description = "To the redirect URI with `error`, `state` and `iss`",
-            headers(("Location" = String))),
-        (status = 303, description = "Signed in: on to the authorization request", headers(("Location" = String))),
-        PageFormErrors,
-        (status = 403, description = "The login page again: the form expired (its CSRF token is missing or stale)",
-            body = String, content_type = "text/html"),
-        (status = 429, description = "Locked out after failed passwords (the login page), or rate limited",
-            headers(("Retry-After" = u64)),
-            content((String = "text/html"), (crate::http::error::Problem = "application/problem+json")))
-    )
-)]
-pub async fn login(
-    State(state): State<AppState>,
-    Origin(origin): Origin,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+async fn login(
+    state: &AppState,
+    origin: &idp_core::session::RequestOrigin,
+    headers: &HeaderMap,
+    fields: &FormFields,
 ) -> Page {
-    let fields = match form_fields(&headers, &body) {
-        Ok(fields) => fields,
-        Err(page) => return page,
-    };
     let request = AuthorizationRequest::from_map(fields.as_map());
-    let v = match validate(&state, &request).await {
+    let v = match validate(state, &request).await {
         Ok(v) => v,
         Err(page) => return page,
     };
     let username = fields.get("username").unwrap_or_default();
-    let csrf_ok = signed_csrf_cookie(&state, &headers)
+    let csrf_ok = signed_csrf_cookie(state, headers)
         .zip(fields.get("csrf_token"))
         .is_some_and(|(csrf, token)| state.csrf.verify(&csrf, "login", token));
     if !csrf_ok {
         return login_page(
-            &state,
-            &headers,
+            state,
+            headers,
             StatusCode::FORBIDDEN,
             &v,
             &request,
@@ -352,15 +343,12 @@ pub async fn login(
     }
     let password =
         idp_core::SecretString::from(fields.get("password").unwrap_or_default().to_owned());
-    let start = |user| {
-        let (state, origin) = (&state, &origin);
-        async move { browser::start(state, &user, origin).await }
-    };
-    match login::sign_in(&state, username, password, v.client.id.as_str(), &origin, start).await {
+    let start = |user| async move { browser::start(state, &user, origin).await };
+    match login::sign_in(state, username, password, v.client.id.as_str(), origin, start).await {
         Ok((_, cookie_value)) => {
             let mut response =
                 redirect(StatusCode::SEE_OTHER, &continuation(&request.after_login()));
-            let session_cookie = Cookies::of(&state).build(
+            let session_cookie = Cookies::of(state).build(
                 BrowserCookie::Session,
                 cookie_value.expose().to_owned(),
                 state.settings.session_max_lifetime,
@@ -370,8 +358,8 @@ pub async fn login(
         }
         Err(LoginError::InvalidCredentials | LoginError::Disabled | LoginError::Changed) => {
             login_page(
-                &state,
-                &headers,
+                state,
+                headers,
                 StatusCode::BAD_REQUEST,
                 &v,
                 &request,
@@ -381,8 +369,8 @@ pub async fn login(
         }
         Err(LoginError::Locked { retry_after_secs }) => {
             let mut page = login_page(
-                &state,
-                &headers,
+                state,
+                headers,
                 StatusCode::TOO_MANY_REQUESTS,
                 &v,
                 &request,
@@ -398,7 +386,7 @@ pub async fn login(
             StatusCode::SERVICE_UNAVAILABLE,
             "The server is busy. Please try again in a moment.",
         ),
-        Err(LoginError::Store(e)) => internal(e),
+        Err(LoginError::Store(e)) => store_failure(e),
         Err(LoginError::Internal(reason)) => {
             tracing::error!(error = %reason, "login failed");
             error_page(
@@ -431,7 +419,7 @@ pub async fn consent(
         Ok(Some(found)) => found,
         // Signed out meanwhile: start again from the login page.
         Ok(None) => return redirect(StatusCode::SEE_OTHER, &continuation(&request)),
-        Err(e) => return internal(e),
+        Err(e) => return store_failure(e),
     };
     // The token must have been shown to this browser session and user, for
     // this client, scope and redirect URI, a few minutes ago at most: a
@@ -445,21 +433,18 @@ pub async fn consent(
     }
     match fields.get("decision") {
         Some("allow") => {
-            let previous =
-                consents::find(state.db.pool(), session.user_id, v.client.id.as_str()).await;
-            let mut granted =
-                previous.ok().flatten().and_then(|g| Scope::parse(&g).ok()).unwrap_or_default();
-            granted = Scope::from_tokens(granted.iter().chain(v.scope.iter()).map(str::to_owned));
-            if let Err(e) = consents::grant(
-                state.db.pool(),
+            // Added to what was granted before, atomically: two answers for
+            // different scopes arriving together both count.
+            let granted = consents::grant(
+                &state.db,
                 session.user_id,
                 v.client.id.as_str(),
-                &granted.to_string(),
+                &v.scope,
                 state.now(),
             )
-            .await
-            {
-                return internal(e);
+            .await;
+            if let Err(e) = granted {
+                return store_failure(e);
             }
             let mut next = request.after_login();
             next.prompt = None;
@@ -477,18 +462,15 @@ pub async fn consent(
     }
 }
 
-/// The login form the login page posts: the authorization request's
-/// parameters ride along in hidden fields.
+/// An authorization request sent by POST, or the login form, which carries
+/// the request in hidden fields plus `csrf_token`, `username` and
+/// `password` (any of those three makes the POST a login attempt).
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)] // documentation only
-pub struct LoginForm {
-    username: String,
-    #[schema(format = Password)]
-    password: String,
-    /// From the page, bound to this browser's CSRF cookie.
-    csrf_token: String,
+pub struct AuthorizeForm {
     client_id: String,
     redirect_uri: String,
+    /// `code`.
     response_type: String,
     #[schema(nullable = false)]
     scope: Option<String>,
@@ -497,5 +479,20 @@ pub struct LoginForm {
     #[schema(nullable = false)]
     nonce: Option<String>,
     code_challenge: String,
+    /// `S256`.
     code_challenge_method: String,
+    /// `none`, `login`, `consent`.
+    #[schema(nullable = false)]
+    prompt: Option<String>,
+    #[schema(nullable = false)]
+    max_age: Option<u64>,
+    /// The login form: from the page, bound to this browser's CSRF cookie.
+    #[schema(nullable = false)]
+    csrf_token: Option<String>,
+    /// The login form.
+    #[schema(nullable = false)]
+    username: Option<String>,
+    /// The login form.
+    #[schema(nullable = false, format = Password)]
+    password: Option<String>,
 }

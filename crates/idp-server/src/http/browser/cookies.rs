@@ -13,6 +13,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
+use idp_core::csrf::CsrfCookie;
 
 use crate::service::browser;
 use crate::state::AppState;
@@ -89,6 +90,30 @@ impl Cookies {
             .filter_map(|pair| pair.trim().split_once('='))
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v)
+    }
+}
+
+/// The browser's CSRF cookie, if this server minted it. A value the
+/// browser made up, or one planted for it, is no cookie at all.
+pub fn signed_csrf_cookie(state: &AppState, headers: &HeaderMap) -> Option<CsrfCookie> {
+    Cookies::of(state)
+        .get(headers, BrowserCookie::Csrf)
+        .and_then(|value| state.csrf.accept_cookie(value))
+}
+
+/// The browser's CSRF cookie, or a new one and the `Set-Cookie` to send.
+pub fn csrf_cookie(state: &AppState, headers: &HeaderMap) -> (CsrfCookie, Option<Cookie<'static>>) {
+    match signed_csrf_cookie(state, headers) {
+        Some(csrf) => (csrf, None),
+        None => {
+            let csrf = state.csrf.mint_cookie();
+            let set = Cookies::of(state).build(
+                BrowserCookie::Csrf,
+                csrf.value().to_owned(),
+                CSRF_MAX_AGE,
+            );
+            (csrf, Some(set))
+        }
     }
 }
 

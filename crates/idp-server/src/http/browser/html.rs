@@ -92,6 +92,22 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
     page(status, "Error", &body, &[])
 }
 
+/// The page for a store failure: 400 for a value the database cannot hold,
+/// 503 while it is unreachable, 500 otherwise. The cause is logged, never
+/// shown.
+pub fn store_failure(err: idp_store::StoreError) -> Response {
+    if err.is_unstorable_input() {
+        return error_page(StatusCode::BAD_REQUEST, crate::http::error::UNSTORABLE_INPUT);
+    }
+    tracing::error!(error = %err, "browser endpoint failed");
+    let status = if err.is_unavailable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    error_page(status, "The server could not complete the request. Please try again.")
+}
+
 /// The `form-action` source for a redirect URI: its origin, or its scheme
 /// for a native app's private-use scheme.
 pub fn form_target(redirect_uri: &str) -> Option<String> {

@@ -1,4 +1,4 @@
-//! The login, consent and signed-out pages.
+//! The login, consent, sign-out and signed-out pages.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -7,16 +7,20 @@ use idp_core::scope::{self, Scope};
 use super::html::{escape, form_target, page};
 use crate::oauth::authorize::AuthorizationRequest;
 
+/// Request parameters carried through a form as hidden fields.
+fn hidden_inputs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    pairs
+        .into_iter()
+        .map(|(name, value)| {
+            format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(name), escape(value))
+        })
+        .collect()
+}
+
 /// The authorization request, carried through a form as hidden fields; it
 /// is validated again when the form comes back.
 fn hidden_fields(request: &AuthorizationRequest) -> String {
-    request
-        .pairs()
-        .iter()
-        .map(|(name, value)| {
-            format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value))
-        })
-        .collect()
+    hidden_inputs(request.pairs())
 }
 
 /// What the login page says above the form.
@@ -130,6 +134,37 @@ pub fn consent(
         &body,
         &form_target(redirect_uri).into_iter().collect::<Vec<_>>(),
     )
+}
+
+/// "Sign out of idp?": asked when a logout request does not show that the
+/// signed-in user's own application sent it (OIDC RP-Initiated Logout §2).
+/// `params` are the request's own, posted back with the answer; `notice`
+/// says why the request itself was not trusted; `form_targets` are the
+/// origins the answer may be redirected to.
+pub fn logout_confirmation(
+    status: StatusCode,
+    username: &str,
+    csrf_token: &str,
+    params: &[(&str, &str)],
+    notice: Option<&str>,
+    form_targets: &[String],
+) -> Response {
+    let notice = notice
+        .map(|text| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Sign out of idp?</h1>{notice}\
+         <p>You are signed in as <strong>{user}</strong>. Sign out of this identity provider \
+         in this browser?</p>\
+         <form method=\"post\" action=\"/auth/logout\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">{hidden}\
+         <button type=\"submit\">Sign out</button></form>\
+         <p>If you did not ask to sign out, close this page: you stay signed in.</p>",
+        user = escape(username),
+        csrf = escape(csrf_token),
+        hidden = hidden_inputs(params.iter().copied()),
+    );
+    page(status, "Sign out", &body, form_targets)
 }
 
 pub fn signed_out() -> Response {

@@ -40,7 +40,25 @@ fn request() -> AuthorizationRequest {
         code_challenge_method: Some("S256".into()),
         prompt: None,
         max_age: None,
+        request: None,
+        request_uri: None,
     }
+}
+
+#[test]
+fn request_objects_are_refused_not_ignored() {
+    let mut req = request();
+    req.request = Some("eyJhbGciOiJub25lIn0.e30.".into());
+    assert!(matches!(
+        validate(&req, Some(client(ClientType::Public)), STRICT),
+        Err((Rejection::Redirect { error: "request_not_supported", .. }, Some(_)))
+    ));
+    let mut req = request();
+    req.request_uri = Some("https://app.example.com/request.jwt".into());
+    assert!(matches!(
+        validate(&req, Some(client(ClientType::Public)), STRICT),
+        Err((Rejection::Redirect { error: "request_uri_not_supported", .. }, Some(_)))
+    ));
 }
 
 const STRICT: Policy = Policy { require_pkce_for_confidential: true };
