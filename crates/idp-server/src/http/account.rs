@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::AccountUser;
 use super::error::ApiError;
 use super::extract::{Json, Origin, Path};
+use super::openapi::responses::{GuardedErrors, JsonBodyErrors, NotFound, TooManyRequests};
 use super::views::SessionOut;
 use crate::service::admin::Actor;
 use crate::service::users;
@@ -37,13 +38,14 @@ pub struct Detail {
 }
 
 /// Changes the caller's password. Every session of the user ends — this
-/// one too: log in again with the new password.
+/// one too: log in again with the new password. A wrong current password
+/// is 400; repeated wrong ones lock the user out (429).
 #[utoipa::path(post, path = "/auth/password", tag = "auth", security(("bearer" = [])), request_body = ChangePassword,
     responses(
         (status = 200, body = Detail),
-        (status = 400, description = "The current password is incorrect"),
-        (status = 401), (status = 403, description = "A third-party client's token without idp:account"), (status = 422),
-        (status = 429, description = "Locked out after too many wrong passwords")
+        GuardedErrors,
+        JsonBodyErrors,
+        (status = 429, response = TooManyRequests)
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -64,8 +66,8 @@ pub async fn change_password(
 }
 
 /// The caller's live sessions (devices), newest first.
-#[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = [SessionOut]), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/auth/sessions", operation_id = "list_own_sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = [SessionOut]), GuardedErrors))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     AccountUser(current): AccountUser,
@@ -79,8 +81,9 @@ pub async fn list_sessions(
 }
 
 /// Ends one of the caller's sessions; another user's session id is 404.
-#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+#[utoipa::path(delete, path = "/auth/sessions/{id}", operation_id = "end_own_session", tag = "auth", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Ended"), GuardedErrors, (status = 404, response = NotFound)))]
 pub async fn end_session(
     State(state): State<AppState>,
     AccountUser(current): AccountUser,

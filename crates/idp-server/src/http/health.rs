@@ -35,7 +35,11 @@ pub async fn healthz() -> Json<Health> {
     get,
     path = "/readyz",
     tag = "operations",
-    responses((status = 200, body = Readiness), (status = 503, body = Readiness))
+    responses(
+        (status = 200, body = Readiness),
+        (status = 503, description = "Not ready; or the checks took longer than `REQUEST_TIMEOUT_SECONDS`",
+            content((Readiness = "application/json"), (super::error::Problem = "application/problem+json")))
+    )
 )]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let database = match state.db.ping().await {
@@ -68,7 +72,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     get,
     path = "/metrics",
     tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
+    responses((status = 200, description = "Prometheus text format, or OpenMetrics for a scraper that asks for it",
+        content((String = "text/plain"), (String = "application/openmetrics-text"))))
 )]
 pub async fn metrics(
     State(state): State<AppState>,

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::form::FormFields;
 use super::oauth_error::OAuthError;
+use super::openapi::responses::OAuthFormErrors;
 use crate::oauth::client_auth::{self, Presented};
 use crate::service::bearer::{self, BearerError, VerifiedAccess};
 use crate::state::AppState;
@@ -53,10 +54,14 @@ pub struct Introspection {
     post,
     path = "/auth/introspect",
     tag = "oauth",
-    request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_secret_basic" = [])),
+    request_body(content(
+        (IntrospectForm = "application/x-www-form-urlencoded"),
+        (IntrospectForm = "multipart/form-data")
+    )),
     responses(
-        (status = 200, body = Introspection),
-        (status = 401, body = super::oauth_error::OAuthErrorBody, description = "invalid_client: confidential clients only")
+        (status = 200, body = Introspection, headers(("Cache-Control" = String, description = "`no-store`"))),
+        OAuthFormErrors
     )
 )]
 pub async fn introspect(
@@ -199,9 +204,14 @@ async fn refresh(state: &AppState, token: &str) -> Result<Option<Introspection>,
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)] // documentation only
 pub struct IntrospectForm {
+    #[schema(min_length = 1)]
     token: String,
     /// `access_token` or `refresh_token`: where to look first.
+    #[schema(nullable = false)]
     token_type_hint: Option<String>,
+    /// With `client_secret` (or HTTP Basic): confidential clients only.
+    #[schema(nullable = false)]
     client_id: Option<String>,
+    #[schema(nullable = false)]
     client_secret: Option<String>,
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::auth::{CurrentUser, UserInfoUser};
 use super::error::ApiError;
 use super::extract::Json;
+use super::openapi::responses::{BearerErrors, Forbidden};
 use crate::state::AppState;
 
 /// The authenticated user, as the original service's `/auth/me` returned it,
@@ -53,7 +54,7 @@ pub struct Me {
     path = "/auth/me",
     tag = "auth",
     security(("bearer" = [])),
-    responses((status = 200, body = Me), (status = 401, description = "Missing or invalid access token, or one not meant for idp"))
+    responses((status = 200, body = Me), BearerErrors)
 )]
 pub async fn me(
     State(state): State<AppState>,
@@ -105,9 +106,9 @@ pub struct UserInfo {
     tag = "oidc",
     security(("bearer" = [])),
     responses(
-        (status = 200, body = UserInfo),
-        (status = 401, description = "Missing or invalid access token"),
-        (status = 403, description = "The token lacks the openid scope")
+        (status = 200, body = UserInfo, headers(("Cache-Control" = String, description = "`no-store`"))),
+        BearerErrors,
+        (status = 403, response = Forbidden)
     )
 )]
 pub async fn userinfo(UserInfoUser(current): UserInfoUser) -> Result<Response, ApiError> {

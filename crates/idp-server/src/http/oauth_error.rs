@@ -57,7 +57,6 @@ pub struct OAuthError {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OAuthErrorBody {
-    #[schema(value_type = String, example = "invalid_grant")]
     pub error: OAuthErrorCode,
     pub error_description: Cow<'static, str>,
     /// The same text as `error_description`, for clients of the original service.

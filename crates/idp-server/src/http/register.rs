@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{Json, Origin};
+use super::openapi::responses::{Conflict, JsonBodyErrors, TooManyRequests, Unavailable};
 use super::views::UserOut;
 use crate::service::registration::{self, Registration};
 use crate::state::AppState;
@@ -15,12 +16,16 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 3–64 of `A-Za-z0-9._-`; unique, case-insensitively.
+    #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$", example = "alice")]
     pub username: String,
-    /// Unique, case-insensitively.
+    /// Unique, case-insensitively. ASCII, at most 254 characters.
+    #[schema(min_length = 3, max_length = 254, example = "alice@example.com")]
     pub email: String,
-    /// 8–128 characters, not equal to the username or email.
-    #[schema(format = Password)]
+    /// 8–128 characters without control characters, not equal to the
+    /// username or email.
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub password: String,
+    /// 1–128 characters once trimmed.
     pub name: Option<String>,
 }
 
@@ -38,8 +43,10 @@ impl std::fmt::Debug for RegisterRequest {
     request_body = RegisterRequest,
     responses(
         (status = 201, body = UserOut),
-        (status = 409, body = super::error::Problem, description = "Username or email taken"),
-        (status = 422, body = super::error::Problem, description = "Invalid fields, each listed in `errors`")
+        JsonBodyErrors,
+        (status = 409, response = Conflict),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable)
     )
 )]
 pub async fn register(

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::extract::{Json, Origin};
 use super::form::FormFields;
 use super::oauth_error::OAuthError;
+use super::openapi::responses::OAuthFormErrors;
 use crate::oauth::client_auth::{self, Presented};
 use crate::service::revocation::{self, RevocationError, Revoked};
 use crate::state::AppState;
@@ -27,12 +28,12 @@ pub struct RevokeResponse {
     post,
     path = "/auth/revoke",
     tag = "oauth",
-    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
-    responses(
-        (status = 200, body = RevokeResponse),
-        (status = 400, body = super::oauth_error::OAuthErrorBody, description = "invalid_request, unauthorized_client"),
-        (status = 401, body = super::oauth_error::OAuthErrorBody, description = "invalid_client")
-    )
+    security((), ("client_secret_basic" = [])),
+    request_body(content(
+        (RevokeForm = "application/x-www-form-urlencoded"),
+        (RevokeForm = "multipart/form-data")
+    )),
+    responses((status = 200, body = RevokeResponse), OAuthFormErrors)
 )]
 pub async fn revoke(
     State(state): State<AppState>,
@@ -69,11 +70,17 @@ pub async fn revoke(
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)] // documentation only
 pub struct RevokeForm {
+    /// Required unless `refresh_token` is given.
+    #[schema(nullable = false)]
     token: Option<String>,
     /// `refresh_token` or `access_token`: where to look first.
+    #[schema(nullable = false)]
     token_type_hint: Option<String>,
     /// The original service's field name.
+    #[schema(nullable = false)]
     refresh_token: Option<String>,
+    #[schema(nullable = false)]
     client_id: Option<String>,
+    #[schema(nullable = false)]
     client_secret: Option<String>,
 }

@@ -7,23 +7,29 @@ use axum::response::{IntoResponse, Response};
 use super::extract::Origin;
 use super::form::FormFields;
 use super::oauth_error::OAuthError;
+use super::openapi::responses::{OAuthFormErrors, OAuthTooManyRequests};
 use crate::oauth::grants::{self, TokenRequest};
 use crate::service::tokens::TokenResponse;
 use crate::state::AppState;
 
-/// The OAuth 2.0 token endpoint (RFC 6749 §3.2). Accepts
-/// `application/x-www-form-urlencoded` and `multipart/form-data`.
+/// The OAuth 2.0 token endpoint (RFC 6749 §3.2): every grant type, as
+/// `application/x-www-form-urlencoded` or `multipart/form-data`.
+/// Confidential clients authenticate with HTTP Basic or `client_secret` in
+/// the body; public clients send `client_id`; a password grant with neither
+/// acts as the built-in first-party client.
 #[utoipa::path(
     post,
     path = "/auth/token",
     tag = "oauth",
-    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_secret_basic" = [])),
+    request_body(content(
+        (TokenForm = "application/x-www-form-urlencoded"),
+        (TokenForm = "multipart/form-data")
+    )),
     responses(
-        (status = 200, body = TokenResponse),
-        (status = 400, body = super::oauth_error::OAuthErrorBody),
-        (status = 401, body = super::oauth_error::OAuthErrorBody, description = "invalid_client"),
-        (status = 429, body = super::oauth_error::OAuthErrorBody, description = "Locked out or rate limited"),
-        (status = 503, body = super::oauth_error::OAuthErrorBody, description = "Busy; retry after Retry-After")
+        (status = 200, response = TokenIssued),
+        OAuthFormErrors,
+        (status = 429, response = OAuthTooManyRequests)
     )
 )]
 pub async fn token(
@@ -44,8 +50,16 @@ pub async fn token(
     post,
     path = "/auth/token/refresh",
     tag = "oauth",
-    request_body(content = RefreshForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = TokenResponse), (status = 400, body = super::oauth_error::OAuthErrorBody))
+    security((), ("client_secret_basic" = [])),
+    request_body(content(
+        (RefreshForm = "application/x-www-form-urlencoded"),
+        (RefreshForm = "multipart/form-data")
+    )),
+    responses(
+        (status = 200, response = TokenIssued),
+        OAuthFormErrors,
+        (status = 429, response = OAuthTooManyRequests)
+    )
 )]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -74,31 +88,102 @@ fn token_response(body: TokenResponse) -> Response {
     response
 }
 
-/// The token endpoint's parameters (which apply depends on `grant_type`).
-#[derive(Debug, utoipa::ToSchema)]
+/// A token response (RFC 6749 §5.1); never cached.
+#[derive(Debug, utoipa::ToResponse)]
+#[response(headers(
+    ("Cache-Control" = String, description = "`no-store`"),
+    ("Pragma" = String, description = "`no-cache`")
+))]
 #[allow(dead_code)] // documentation only
-pub struct TokenForm {
-    /// `password`, `refresh_token`.
-    grant_type: String,
-    /// password grant.
-    username: Option<String>,
-    /// password grant.
-    password: Option<String>,
-    /// refresh_token grant.
-    refresh_token: Option<String>,
-    /// Space-separated; defaults to `openid profile email roles` for users.
-    scope: Option<String>,
-    /// Public clients; confidential ones may use HTTP Basic instead.
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    /// RFC 8707 resource indicator (one of ALLOWED_RESOURCES).
-    resource: Option<String>,
+pub struct TokenIssued(TokenResponse);
+
+/// The token endpoint's parameters, one set per `grant_type`. Empty values
+/// count as absent (RFC 6749 §3.1); a parameter given twice is refused.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+#[allow(dead_code)] // documentation only
+pub enum TokenForm {
+    /// Redeems an authorization code (RFC 6749 §4.1.3) with its PKCE
+    /// verifier (RFC 7636 §4.5).
+    AuthorizationCode {
+        #[schema(min_length = 1)]
+        code: String,
+        /// Required when the authorization request carried one.
+        #[schema(nullable = false)]
+        redirect_uri: Option<String>,
+        /// Required for public clients (and confidential ones unless
+        /// `REQUIRE_PKCE_FOR_CONFIDENTIAL_CLIENTS=false` and no challenge was sent).
+        #[schema(nullable = false)]
+        code_verifier: Option<String>,
+        #[schema(nullable = false)]
+        client_id: Option<String>,
+        #[schema(nullable = false)]
+        client_secret: Option<String>,
+        /// RFC 8707 resource indicator (the issuer or one of ALLOWED_RESOURCES).
+        #[schema(nullable = false)]
+        resource: Option<String>,
+    },
+    /// A confidential client acting for itself (RFC 6749 §4.4.2).
+    ClientCredentials {
+        /// Space-separated; defaults to the client's allowed scopes.
+        #[schema(nullable = false)]
+        scope: Option<String>,
+        #[schema(nullable = false)]
+        client_id: Option<String>,
+        #[schema(nullable = false)]
+        client_secret: Option<String>,
+        #[schema(nullable = false)]
+        resource: Option<String>,
+    },
+    /// A user's name (or email) and password (RFC 6749 §4.3.2); returns an
+    /// access, refresh and ID token.
+    Password {
+        #[schema(min_length = 1)]
+        username: String,
+        #[schema(format = Password, min_length = 1)]
+        password: String,
+        /// Space-separated; defaults to `openid profile email roles`.
+        #[schema(nullable = false)]
+        scope: Option<String>,
+        /// Optional: without it the built-in first-party client is used.
+        #[schema(nullable = false)]
+        client_id: Option<String>,
+        #[schema(nullable = false)]
+        client_secret: Option<String>,
+        #[schema(nullable = false)]
+        resource: Option<String>,
+    },
+    /// Rotates a refresh token (RFC 6749 §6): the presented one is consumed.
+    RefreshToken {
+        #[schema(min_length = 1)]
+        refresh_token: String,
+        /// At most the scope originally granted.
+        #[schema(nullable = false)]
+        scope: Option<String>,
+        #[schema(nullable = false)]
+        client_id: Option<String>,
+        #[schema(nullable = false)]
+        client_secret: Option<String>,
+        #[schema(nullable = false)]
+        resource: Option<String>,
+    },
 }
 
+/// `/auth/token/refresh`: the refresh grant without `grant_type`.
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)] // documentation only
 pub struct RefreshForm {
+    #[schema(min_length = 1)]
     refresh_token: String,
+    /// `refresh_token` if given; any other value is refused.
+    #[schema(nullable = false)]
+    grant_type: Option<String>,
+    #[schema(nullable = false)]
+    scope: Option<String>,
+    #[schema(nullable = false)]
     client_id: Option<String>,
+    #[schema(nullable = false)]
     client_secret: Option<String>,
+    #[schema(nullable = false)]
+    resource: Option<String>,
 }

@@ -124,7 +124,8 @@ fn cached_json(body: Bytes, max_age_secs: u64) -> Response {
 }
 
 /// The provider's metadata.
-#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oidc", responses((status = 200, body = Discovery)))]
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oidc",
+    responses((status = 200, body = Discovery, headers(("Cache-Control" = String, description = "`public, max-age=3600`")))))]
 pub async fn openid_configuration(State(state): State<AppState>) -> Response {
     cached_json(state.discovery.clone(), 3600)
 }
@@ -135,8 +136,46 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Response {
     get,
     path = "/.well-known/jwks.json",
     tag = "oidc",
-    responses((status = 200, description = "JWK Set (RFC 7517)", content_type = "application/json"))
+    responses((status = 200, description = "JWK Set (RFC 7517 §5)", body = JwkSetDoc,
+        headers(("Cache-Control" = String, description = "`public, max-age=…`"))))
 )]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     cached_json(state.keys.current().jwks(), JWKS_MAX_AGE.as_secs())
+}
+
+/// The JWK Set's shape, for the OpenAPI document (the set itself is built
+/// by the key ring: `idp_core::jose::JwkSet`).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = JwkSet)]
+#[allow(dead_code)] // documentation only
+pub struct JwkSetDoc {
+    keys: Vec<JwkDoc>,
+}
+
+/// One public signing key (RFC 7517 §4, RFC 7518 §6).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = Jwk)]
+#[allow(dead_code)] // documentation only
+pub struct JwkDoc {
+    /// `RSA`, `EC` or `OKP`.
+    kty: String,
+    /// Always `sig`.
+    #[schema(rename = "use")]
+    use_: String,
+    kid: String,
+    /// `RS256`, `ES256` or `EdDSA`.
+    alg: String,
+    /// RSA modulus (base64url).
+    #[schema(nullable = false)]
+    n: Option<String>,
+    /// RSA public exponent (base64url).
+    #[schema(nullable = false)]
+    e: Option<String>,
+    /// `P-256` or `Ed25519`.
+    #[schema(nullable = false)]
+    crv: Option<String>,
+    #[schema(nullable = false)]
+    x: Option<String>,
+    #[schema(nullable = false)]
+    y: Option<String>,
 }

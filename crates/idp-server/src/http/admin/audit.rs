@@ -8,12 +8,17 @@ use serde::{Deserialize, Serialize};
 use crate::http::authz::{AuditRead, Require};
 use crate::http::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Paging, Query};
+use crate::http::openapi::responses::{BadRequest, GuardedErrors, Unprocessable};
 use crate::http::views::Page;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AuditQuery {
+    /// Items to skip (default 0).
+    #[param(minimum = 0)]
     pub skip: Option<i64>,
+    /// Items to return, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Events this user id did or was the subject of.
     pub user: Option<String>,
@@ -56,8 +61,9 @@ fn out(e: AuditEvent) -> AuditOut {
 }
 
 /// The audit log, newest first.
-#[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, body = Page<AuditOut>), (status = 422)))]
+#[utoipa::path(get, path = "/admin/audit", operation_id = "list_audit_events", tag = "admin", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = Page<AuditOut>), GuardedErrors, (status = 400, response = BadRequest),
+        (status = 422, response = Unprocessable)))]
 pub async fn list(
     State(state): State<AppState>,
     _: Require<AuditRead>,

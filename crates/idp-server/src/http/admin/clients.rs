@@ -12,13 +12,16 @@ use serde::Deserialize;
 use crate::http::authz::{ClientsRead, ClientsWrite, Require};
 use crate::http::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Origin, Path};
+use crate::http::openapi::responses::{
+    BadRequest, Conflict, GuardedErrors, JsonBodyErrors, NotFound,
+};
 use crate::http::views::ClientOut;
 use crate::service::admin::Actor;
 use crate::service::clients::{self, ClientChange, ClientSpec};
 use crate::state::AppState;
 
-#[utoipa::path(get, path = "/admin/clients", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = [ClientOut])))]
+#[utoipa::path(get, path = "/admin/clients", operation_id = "list_clients", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [ClientOut]), GuardedErrors))]
 pub async fn list(
     State(state): State<AppState>,
     _: Require<ClientsRead>,
@@ -73,8 +76,8 @@ fn id_token_alg(state: &AppState, name: &str) -> Result<Algorithm, ApiError> {
 
 /// Registers a client. Confidential clients get a `client_secret` in this
 /// response only; store it now.
-#[utoipa::path(post, path = "/admin/clients", tag = "admin", security(("bearer" = [])), request_body = CreateClient,
-    responses((status = 201, body = ClientOut), (status = 409), (status = 422)))]
+#[utoipa::path(post, path = "/admin/clients", operation_id = "create_client", tag = "admin", security(("bearer" = [])), request_body = CreateClient,
+    responses((status = 201, body = ClientOut), GuardedErrors, JsonBodyErrors, (status = 409, response = Conflict)))]
 pub async fn create(
     State(state): State<AppState>,
     Require(admin, ..): Require<ClientsWrite>,
@@ -110,8 +113,10 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(ClientOut::of(&client, secret.map(|s| s.into_string())))))
 }
 
-#[utoipa::path(get, path = "/admin/clients/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = ClientOut), (status = 404)))]
+#[utoipa::path(get, path = "/admin/clients/{id}", operation_id = "get_client", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = ClientOut), GuardedErrors, (status = 400, response = BadRequest),
+        (status = 404, response = NotFound)))]
 pub async fn get(
     State(state): State<AppState>,
     _: Require<ClientsRead>,
@@ -144,8 +149,10 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[utoipa::path(patch, path = "/admin/clients/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateClient,
-    params(("id" = String, Path)), responses((status = 200, body = ClientOut), (status = 404), (status = 409), (status = 422)))]
+#[utoipa::path(patch, path = "/admin/clients/{id}", operation_id = "update_client", tag = "admin", security(("bearer" = [])), request_body = UpdateClient,
+    params(("id" = String, Path)),
+    responses((status = 200, body = ClientOut), GuardedErrors, JsonBodyErrors, (status = 404, response = NotFound),
+        (status = 409, response = Conflict)))]
 pub async fn update(
     State(state): State<AppState>,
     Require(admin, ..): Require<ClientsWrite>,
@@ -174,8 +181,10 @@ pub async fn update(
 
 /// A new secret for a confidential client, shown in this response only;
 /// the old secret stops working at once.
-#[utoipa::path(post, path = "/admin/clients/{id}/secret", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = ClientOut), (status = 404), (status = 409)))]
+#[utoipa::path(post, path = "/admin/clients/{id}/secret", operation_id = "reset_client_secret", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = ClientOut), GuardedErrors, (status = 400, response = BadRequest),
+        (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 pub async fn reset_secret(
     State(state): State<AppState>,
     Require(admin, ..): Require<ClientsWrite>,
@@ -187,8 +196,10 @@ pub async fn reset_secret(
     Ok(Json(ClientOut::of(&client, Some(secret.into_string()))))
 }
 
-#[utoipa::path(delete, path = "/admin/clients/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 404), (status = 409)))]
+#[utoipa::path(delete, path = "/admin/clients/{id}", operation_id = "delete_client", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), GuardedErrors, (status = 400, response = BadRequest),
+        (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 pub async fn delete(
     State(state): State<AppState>,
     Require(admin, ..): Require<ClientsWrite>,

@@ -2,6 +2,7 @@ use serde::Serialize;
 
 use crate::http::authz::{AdminRole, Require};
 use crate::http::extract::Json;
+use crate::http::openapi::responses::GuardedErrors;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Dashboard {
@@ -15,7 +16,7 @@ pub struct Dashboard {
     path = "/admin/dashboard",
     tag = "admin",
     security(("bearer" = [])),
-    responses((status = 200, body = Dashboard), (status = 401), (status = 403, description = "Not an admin"))
+    responses((status = 200, body = Dashboard), GuardedErrors)
 )]
 pub async fn dashboard(Require(admin, ..): Require<AdminRole>) -> Json<Dashboard> {
     Json(Dashboard { message: "Welcome, Admin! Access granted.", username: admin.user.username })

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::http::authz::{AdminRole, Require};
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Query};
+use crate::http::openapi::responses::{Conflict, GuardedErrors, Unprocessable};
 use crate::service::keys::KeyRingError;
 use crate::state::AppState;
 
@@ -57,8 +58,8 @@ pub struct RotatedOut {
 }
 
 /// Every signing key, published or retired.
-#[utoipa::path(get, path = "/admin/keys", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Vec<KeyOut>), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/admin/keys", operation_id = "list_keys", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<KeyOut>), GuardedErrors))]
 pub async fn list(
     State(state): State<AppState>,
     _: Require<AdminRole>,
@@ -85,11 +86,13 @@ pub async fn list(
 /// replacing the file). Each is published at once and signs after ten
 /// minutes (or now with `immediately=true`); the older keys of its algorithm
 /// stay published until their tokens have expired. This node uses them at
-/// once, the others within `KEYS_REFRESH_SECONDS`.
-#[utoipa::path(post, path = "/admin/keys/rotate", tag = "admin", security(("bearer" = [])),
+/// once, the others within `KEYS_REFRESH_SECONDS`. 409 when the only key
+/// comes from `PRIVATE_KEY_PATH`.
+#[utoipa::path(post, path = "/admin/keys/rotate", operation_id = "rotate_keys", tag = "admin", security(("bearer" = [])),
     params(RotateQuery),
-    responses((status = 201, body = RotatedOut), (status = 401), (status = 403),
-        (status = 409, description = "The only key comes from PRIVATE_KEY_PATH")))]
+    responses((status = 201, body = RotatedOut), GuardedErrors,
+        (status = 409, response = Conflict),
+        (status = 422, response = Unprocessable)))]
 pub async fn rotate(
     State(state): State<AppState>,
     Require(admin, ..): Require<AdminRole>,

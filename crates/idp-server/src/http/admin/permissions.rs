@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::http::authz::{PermissionsRead, PermissionsWrite, Require};
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Origin, Path};
+use crate::http::openapi::responses::{Conflict, GuardedErrors, JsonBodyErrors, NotFound};
 use crate::service::admin::Actor;
 use crate::service::roles;
 use crate::state::AppState;
@@ -32,8 +33,8 @@ fn out(p: Permission) -> PermissionOut {
     }
 }
 
-#[utoipa::path(get, path = "/admin/permissions", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = [PermissionOut])))]
+#[utoipa::path(get, path = "/admin/permissions", operation_id = "list_permissions", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [PermissionOut]), GuardedErrors))]
 pub async fn list(
     State(state): State<AppState>,
     _: Require<PermissionsRead>,
@@ -49,8 +50,9 @@ pub struct CreatePermission {
     pub description: Option<String>,
 }
 
-#[utoipa::path(post, path = "/admin/permissions", tag = "admin", security(("bearer" = [])),
-    request_body = CreatePermission, responses((status = 201, body = PermissionOut), (status = 409), (status = 422)))]
+#[utoipa::path(post, path = "/admin/permissions", operation_id = "create_permission", tag = "admin", security(("bearer" = [])),
+    request_body = CreatePermission,
+    responses((status = 201, body = PermissionOut), GuardedErrors, JsonBodyErrors, (status = 409, response = Conflict)))]
 pub async fn create(
     State(state): State<AppState>,
     Require(admin, ..): Require<PermissionsWrite>,
@@ -67,8 +69,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(out(created))))
 }
 
-#[utoipa::path(get, path = "/admin/permissions/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = PermissionOut), (status = 404)))]
+#[utoipa::path(get, path = "/admin/permissions/{id}", operation_id = "get_permission", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = PermissionOut), GuardedErrors, (status = 404, response = NotFound)))]
 pub async fn get(
     State(state): State<AppState>,
     _: Require<PermissionsRead>,
@@ -77,8 +80,10 @@ pub async fn get(
     Ok(Json(out(roles::get_permission(&state, id).await?)))
 }
 
-#[utoipa::path(delete, path = "/admin/permissions/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 403), (status = 404), (status = 409)))]
+#[utoipa::path(delete, path = "/admin/permissions/{id}", operation_id = "delete_permission", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), GuardedErrors, (status = 404, response = NotFound),
+        (status = 409, response = Conflict)))]
 pub async fn delete(
     State(state): State<AppState>,
     Require(admin, ..): Require<PermissionsWrite>,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::http::authz::{Require, RolesRead, RolesWrite};
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Origin, Path};
+use crate::http::openapi::responses::{Conflict, GuardedErrors, JsonBodyErrors, NotFound};
 use crate::service::admin::Actor;
 use crate::service::roles::{self, RoleWithPermissions};
 use crate::state::AppState;
@@ -33,7 +34,8 @@ fn out((role, permissions): RoleWithPermissions) -> RoleOut {
     }
 }
 
-#[utoipa::path(get, path = "/admin/roles", tag = "admin", security(("bearer" = [])), responses((status = 200, body = [RoleOut])))]
+#[utoipa::path(get, path = "/admin/roles", operation_id = "list_roles", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [RoleOut]), GuardedErrors))]
 pub async fn list(
     State(state): State<AppState>,
     _: Require<RolesRead>,
@@ -48,8 +50,8 @@ pub struct CreateRole {
     pub description: Option<String>,
 }
 
-#[utoipa::path(post, path = "/admin/roles", tag = "admin", security(("bearer" = [])), request_body = CreateRole,
-    responses((status = 201, body = RoleOut), (status = 409), (status = 422)))]
+#[utoipa::path(post, path = "/admin/roles", operation_id = "create_role", tag = "admin", security(("bearer" = [])), request_body = CreateRole,
+    responses((status = 201, body = RoleOut), GuardedErrors, JsonBodyErrors, (status = 409, response = Conflict)))]
 pub async fn create(
     State(state): State<AppState>,
     Require(admin, ..): Require<RolesWrite>,
@@ -66,8 +68,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(out(created))))
 }
 
-#[utoipa::path(get, path = "/admin/roles/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = RoleOut), (status = 404)))]
+#[utoipa::path(get, path = "/admin/roles/{id}", operation_id = "get_role", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = RoleOut), GuardedErrors, (status = 404, response = NotFound)))]
 pub async fn get(
     State(state): State<AppState>,
     _: Require<RolesRead>,
@@ -77,8 +80,10 @@ pub async fn get(
 }
 
 /// Deletes a role; its holders' sessions end. `Admin` and `User` cannot be deleted (409).
-#[utoipa::path(delete, path = "/admin/roles/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 404), (status = 409)))]
+#[utoipa::path(delete, path = "/admin/roles/{id}", operation_id = "delete_role", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), GuardedErrors, (status = 404, response = NotFound),
+        (status = 409, response = Conflict)))]
 pub async fn delete(
     State(state): State<AppState>,
     Require(admin, ..): Require<RolesWrite>,
@@ -96,9 +101,9 @@ pub struct SetPermissions {
     pub permissions: Vec<String>,
 }
 
-#[utoipa::path(put, path = "/admin/roles/{id}/permissions", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(put, path = "/admin/roles/{id}/permissions", operation_id = "set_role_permissions", tag = "admin", security(("bearer" = [])),
     request_body = SetPermissions, params(("id" = String, Path)),
-    responses((status = 200, body = RoleOut), (status = 404), (status = 422)))]
+    responses((status = 200, body = RoleOut), GuardedErrors, JsonBodyErrors, (status = 404, response = NotFound)))]
 pub async fn set_permissions(
     State(state): State<AppState>,
     Require(admin, ..): Require<RolesWrite>,

@@ -9,6 +9,9 @@ use serde::Deserialize;
 use crate::http::authz::{Require, RolesWrite, SessionsRead, SessionsWrite, UsersRead, UsersWrite};
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, Origin, Path, Query};
+use crate::http::openapi::responses::{
+    BadRequest, Conflict, GuardedErrors, JsonBodyErrors, NotFound, Unprocessable,
+};
 use crate::http::views::{Page, SessionOut, UserOut};
 use crate::service::admin::Actor;
 use crate::service::users::{self, ProfileChange};
@@ -17,16 +20,19 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct UserQuery {
     /// Items to skip (default 0).
+    #[param(minimum = 0)]
     pub skip: Option<i64>,
     /// Items to return, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Only usernames containing this (case-insensitive).
     pub username: Option<String>,
 }
 
 /// Users, newest first.
-#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(UserQuery),
-    responses((status = 200, body = Page<UserOut>), (status = 401), (status = 403), (status = 422)))]
+#[utoipa::path(get, path = "/admin/users", operation_id = "list_users", tag = "admin", security(("bearer" = [])), params(UserQuery),
+    responses((status = 200, body = Page<UserOut>), GuardedErrors, (status = 400, response = BadRequest),
+        (status = 422, response = Unprocessable)))]
 pub async fn list(
     State(state): State<AppState>,
     _: Require<UsersRead>,
@@ -57,8 +63,8 @@ impl std::fmt::Debug for CreateUser {
 }
 
 /// Creates a user (with a password the admin chooses).
-#[utoipa::path(post, path = "/admin/users", tag = "admin", security(("bearer" = [])), request_body = CreateUser,
-    responses((status = 201, body = UserOut), (status = 409), (status = 422)))]
+#[utoipa::path(post, path = "/admin/users", operation_id = "create_user", tag = "admin", security(("bearer" = [])), request_body = CreateUser,
+    responses((status = 201, body = UserOut), GuardedErrors, JsonBodyErrors, (status = 409, response = Conflict)))]
 pub async fn create(
     State(state): State<AppState>,
     Require(admin, ..): Require<UsersWrite>,
@@ -82,8 +88,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(UserOut::of(&user, roles))))
 }
 
-#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "User id")), responses((status = 200, body = UserOut), (status = 404)))]
+#[utoipa::path(get, path = "/admin/users/{id}", operation_id = "get_user", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, body = UserOut), GuardedErrors, (status = 404, response = NotFound)))]
 pub async fn get(
     State(state): State<AppState>,
     _: Require<UsersRead>,
@@ -98,6 +105,7 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     pub name: Option<Option<String>>,
     pub email: Option<String>,
     /// Disabling ends every session of the user.
@@ -109,8 +117,12 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateUser,
-    params(("id" = String, Path)), responses((status = 200, body = UserOut), (status = 404), (status = 409), (status = 422)))]
+/// Changes a user's name, email or disabled flag; a taken email, or
+/// disabling the last enabled administrator, is 409.
+#[utoipa::path(patch, path = "/admin/users/{id}", operation_id = "update_user", tag = "admin", security(("bearer" = [])), request_body = UpdateUser,
+    params(("id" = String, Path)),
+    responses((status = 200, body = UserOut), GuardedErrors, JsonBodyErrors, (status = 404, response = NotFound),
+        (status = 409, response = Conflict)))]
 pub async fn update(
     State(state): State<AppState>,
     Require(admin, ..): Require<UsersWrite>,
@@ -124,8 +136,12 @@ pub async fn update(
     Ok(Json(UserOut::of(&user, roles)))
 }
 
-#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 404)))]
+/// Deletes a user and its sessions; the last enabled administrator cannot
+/// be deleted (409).
+#[utoipa::path(delete, path = "/admin/users/{id}", operation_id = "delete_user", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), GuardedErrors, (status = 404, response = NotFound),
+        (status = 409, response = Conflict)))]
 pub async fn delete(
     State(state): State<AppState>,
     Require(admin, ..): Require<UsersWrite>,
@@ -143,8 +159,12 @@ pub struct SetRoles {
     pub roles: Vec<String>,
 }
 
-#[utoipa::path(put, path = "/admin/users/{id}/roles", tag = "admin", security(("bearer" = [])), request_body = SetRoles,
-    params(("id" = String, Path)), responses((status = 200, body = UserOut), (status = 404), (status = 422)))]
+/// Replaces a user's roles (ending its sessions); taking `Admin` from the
+/// last enabled administrator is 409.
+#[utoipa::path(put, path = "/admin/users/{id}/roles", operation_id = "set_user_roles", tag = "admin", security(("bearer" = [])), request_body = SetRoles,
+    params(("id" = String, Path)),
+    responses((status = 200, body = UserOut), GuardedErrors, JsonBodyErrors, (status = 404, response = NotFound),
+        (status = 409, response = Conflict)))]
 pub async fn set_roles(
     State(state): State<AppState>,
     Require(admin, ..): Require<RolesWrite>,
@@ -158,8 +178,9 @@ pub async fn set_roles(
 }
 
 /// The user's sessions, live and recently ended.
-#[utoipa::path(get, path = "/admin/users/{id}/sessions", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = [SessionOut]), (status = 404)))]
+#[utoipa::path(get, path = "/admin/users/{id}/sessions", operation_id = "list_user_sessions", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = [SessionOut]), GuardedErrors, (status = 404, response = NotFound)))]
 pub async fn sessions(
     State(state): State<AppState>,
     _: Require<SessionsRead>,
@@ -169,8 +190,9 @@ pub async fn sessions(
     Ok(Json(sessions.iter().map(|s| SessionOut::of(s, None)).collect()))
 }
 
-#[utoipa::path(delete, path = "/admin/users/{id}/sessions/{session_id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path), ("session_id" = String, Path)), responses((status = 204), (status = 404)))]
+#[utoipa::path(delete, path = "/admin/users/{id}/sessions/{session_id}", operation_id = "end_user_session", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path), ("session_id" = String, Path)),
+    responses((status = 204, description = "Ended"), GuardedErrors, (status = 404, response = NotFound)))]
 pub async fn end_session(
     State(state): State<AppState>,
     Require(admin, ..): Require<SessionsWrite>,

@@ -18,6 +18,7 @@ use super::html::{error_page, failure_page, form_fields, redirect, store_failure
 use super::pages::{self, LoginNotice};
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
+use crate::http::openapi::responses::{PageFormErrors, PageUnavailable};
 use crate::oauth::authorize::{self, AuthorizationRequest, Policy, Prompt, Rejection, Validated};
 use crate::service::browser;
 use crate::service::login::{self, LoginError};
@@ -168,9 +169,12 @@ async fn needs_consent(
         ("prompt" = Option<String>, Query, description = "`none`, `login`, `consent`"), ("max_age" = Option<u64>, Query)
     ),
     responses(
-        (status = 200, description = "The login or consent page (HTML)"),
-        (status = 302, description = "To the redirect URI with `code` (or `error`), `state` and `iss`"),
-        (status = 400, description = "An error page: unknown client, unregistered redirect URI, malformed request")
+        (status = 200, description = "The login or consent page", body = String, content_type = "text/html"),
+        (status = 302, description = "To the redirect URI with `code` (or `error`), `state` and `iss`",
+            headers(("Location" = String))),
+        (status = 400, description = "An error page: unknown client, unregistered redirect URI, malformed request",
+            body = String, content_type = "text/html"),
+        (status = 503, response = PageUnavailable)
     )
 )]
 pub async fn authorize(
@@ -200,6 +204,23 @@ pub(super) fn is_login_form(body: &[u8]) -> bool {
 /// POST: the login form, or an authorization request sent by POST (OIDC
 /// Core §3.1.2.1: the authorization endpoint MUST support it), which is
 /// answered exactly as the same request by GET.
+#[utoipa::path(
+    post,
+    path = "/auth/authorize",
+    tag = "oidc",
+    request_body(content = AuthorizeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The login or consent page", body = String, content_type = "text/html"),
+        (status = 302, description = "To the redirect URI with `code` (or `error`), `state` and `iss`",
+            headers(("Location" = String))),
+        (status = 303, description = "Signed in: on to the authorization request", headers(("Location" = String))),
+        PageFormErrors,
+        (status = 403, description = "The login page again: the form expired (its CSRF token is missing or stale)",
+            body = String, content_type = "text/html"),
+        (status = 429, description = "A login page: locked out after failed passwords, or too many login attempts",
+            body = String, content_type = "text/html", headers(("Retry-After" = u64)))
+    )
+)]
 pub async fn authorize_post(
     State(state): State<AppState>,
     Origin(origin): Origin,
@@ -434,4 +455,39 @@ pub async fn consent(
         ),
         _ => error_page(StatusCode::BAD_REQUEST, "The form was incomplete."),
     }
+}
+
+/// An authorization request sent by POST, or the login form, which carries
+/// the request in hidden fields plus `csrf_token`, `username` and
+/// `password` (any of those three makes the POST a login attempt).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only
+pub struct AuthorizeForm {
+    client_id: String,
+    redirect_uri: String,
+    /// `code`.
+    response_type: String,
+    #[schema(nullable = false)]
+    scope: Option<String>,
+    #[schema(nullable = false)]
+    state: Option<String>,
+    #[schema(nullable = false)]
+    nonce: Option<String>,
+    code_challenge: String,
+    /// `S256`.
+    code_challenge_method: String,
+    /// `none`, `login`, `consent`.
+    #[schema(nullable = false)]
+    prompt: Option<String>,
+    #[schema(nullable = false)]
+    max_age: Option<u64>,
+    /// The login form: from the page, bound to this browser's CSRF cookie.
+    #[schema(nullable = false)]
+    csrf_token: Option<String>,
+    /// The login form.
+    #[schema(nullable = false)]
+    username: Option<String>,
+    /// The login form.
+    #[schema(nullable = false, format = Password)]
+    password: Option<String>,
 }

@@ -29,6 +29,7 @@ use super::html::{error_page, form_fields, form_target, redirect, store_failure}
 use super::pages;
 use crate::http::extract::Origin;
 use crate::http::form::FormFields;
+use crate::http::openapi::responses::{PageFormErrors, PageUnavailable};
 use crate::service::browser;
 use crate::state::AppState;
 
@@ -52,9 +53,12 @@ const NOT_OURS: &str = "The id_token_hint is not an ID token issued by this serv
         ("state" = Option<String>, Query)
     ),
     responses(
-        (status = 200, description = "The signed-out page, or the page asking the user to confirm"),
-        (status = 302, description = "To the post-logout redirect URI, with `state`"),
-        (status = 400, description = "An invalid `id_token_hint`")
+        (status = 200, description = "The signed-out page, or the page asking the user to confirm",
+            body = String, content_type = "text/html"),
+        (status = 302, description = "To the post-logout redirect URI, with `state`", headers(("Location" = String))),
+        (status = 400, description = "An error page: an invalid `id_token_hint`, or a query that does not parse",
+            body = String, content_type = "text/html"),
+        (status = 503, response = PageUnavailable)
     )
 )]
 pub async fn logout_get(
@@ -71,6 +75,20 @@ pub async fn logout_get(
 
 /// Logout by POST: a logout request sent as a form, or the confirmation
 /// form's answer, which alone carries `csrf_token`.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "oidc",
+    request_body(content = LogoutForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The signed-out page, or the page asking the user to confirm",
+            body = String, content_type = "text/html"),
+        (status = 303, description = "To the post-logout redirect URI, with `state`", headers(("Location" = String))),
+        PageFormErrors,
+        (status = 403, description = "An error page: the confirmation form expired (its CSRF token is missing or stale)",
+            body = String, content_type = "text/html")
+    )
+)]
 pub async fn logout_post(
     State(state): State<AppState>,
     Origin(origin): Origin,
@@ -307,4 +325,23 @@ async fn hint(state: &AppState, fields: &FormFields) -> Result<Hint, Response> {
             ))
         }
     }
+}
+
+/// The parameters of RP-initiated logout (OIDC RP-Initiated Logout 1.0 §2).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only
+pub struct LogoutForm {
+    /// An ID token this server issued (expired is fine).
+    #[schema(nullable = false)]
+    id_token_hint: Option<String>,
+    #[schema(nullable = false)]
+    client_id: Option<String>,
+    /// Must exactly match one the client registered.
+    #[schema(nullable = false)]
+    post_logout_redirect_uri: Option<String>,
+    #[schema(nullable = false)]
+    state: Option<String>,
+    /// Only the confirmation page's form: bound to this browser's CSRF cookie.
+    #[schema(nullable = false)]
+    csrf_token: Option<String>,
 }
