@@ -226,8 +226,7 @@ impl From<idp_store::StoreError> for ApiError {
     }
 }
 
-/// What a client is told when the database refused a value it sent.
-pub const UNSTORABLE_INPUT: &str = "The request contains a value the database cannot take (a NUL character or an over-long value).";
+pub use crate::service::failure::UNSTORABLE_INPUT;
 
 impl From<crate::service::admin::ManageError> for ApiError {
     fn from(err: crate::service::admin::ManageError) -> Self {

@@ -9,10 +9,10 @@ use idp_store::repo::sessions::{self, AccessStatus};
 use idp_store::repo::{clients, refresh_tokens, users};
 use serde::Serialize;
 
-use super::form::FormFields;
-use super::oauth_error::OAuthError;
 use super::openapi::responses::OAuthFormErrors;
 use crate::oauth::client_auth::{self, Presented};
+use crate::oauth::error::OAuthError;
+use crate::oauth::form::FormFields;
 use crate::service::bearer::{self, BearerError, VerifiedAccess};
 use crate::state::AppState;
 

@@ -10,7 +10,7 @@ use axum::response::Response;
 use tracing::Instrument as _;
 
 use super::error::problem_response;
-use super::oauth_error::{OAuthError, OAuthErrorCode};
+use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::service::rate_limit::{self, Bucket};
 use crate::state::AppState;
 

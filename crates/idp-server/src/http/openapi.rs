@@ -81,7 +81,7 @@ use crate::state::AppState;
         schemas(
             super::error::Problem,
             super::error::FieldError,
-            super::oauth_error::OAuthErrorBody,
+            crate::oauth::error::OAuthErrorBody,
             crate::service::tokens::TokenResponse,
         ),
         responses(

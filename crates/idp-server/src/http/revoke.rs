@@ -5,10 +5,10 @@ use axum::http::HeaderMap;
 use serde::Serialize;
 
 use super::extract::{Json, Origin};
-use super::form::FormFields;
-use super::oauth_error::OAuthError;
 use super::openapi::responses::OAuthFormErrors;
 use crate::oauth::client_auth::{self, Presented};
+use crate::oauth::error::OAuthError;
+use crate::oauth::form::FormFields;
 use crate::service::revocation::{self, RevocationError, Revoked};
 use crate::state::AppState;
 

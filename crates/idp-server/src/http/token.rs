@@ -5,9 +5,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::Origin;
-use super::form::FormFields;
-use super::oauth_error::OAuthError;
 use super::openapi::responses::{OAuthFormErrors, OAuthTooManyRequests};
+use crate::oauth::error::OAuthError;
+use crate::oauth::form::FormFields;
 use crate::oauth::grants::{self, TokenRequest};
 use crate::service::tokens::TokenResponse;
 use crate::state::AppState;

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use idp_core::client::Client;
 use idp_store::repo::clients;
 
-use crate::http::form::FormFields;
-use crate::http::oauth_error::OAuthError;
+use crate::oauth::error::OAuthError;
+use crate::oauth::form::FormFields;
 use crate::state::AppState;
 
 /// The credentials a request carried.

@@ -3,7 +3,7 @@
 use idp_core::client::Client;
 use idp_core::scope::Scope;
 
-use crate::http::oauth_error::OAuthError;
+use crate::oauth::error::OAuthError;
 
 /// Parses the requested `scope` and checks it against what the client may
 /// ask for. With no `scope`, the client gets `default` ∩ its allowed scopes

@@ -17,9 +17,9 @@ use super::cookies::{self, BrowserCookie, Cookies, csrf_cookie, signed_csrf_cook
 use super::html::{error_page, failure_page, form_fields, redirect, store_failure};
 use super::pages::{self, LoginNotice};
 use crate::http::extract::Origin;
-use crate::http::form::FormFields;
 use crate::http::openapi::responses::{PageFormErrors, PageUnavailable};
 use crate::oauth::authorize::{self, AuthorizationRequest, Policy, Prompt, Rejection, Validated};
+use crate::oauth::form::FormFields;
 use crate::service::browser;
 use crate::service::login::{self, LoginError};
 use crate::state::AppState;

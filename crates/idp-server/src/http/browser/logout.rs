@@ -28,8 +28,8 @@ use super::cookies::{self, BrowserCookie, Cookies, csrf_cookie, signed_csrf_cook
 use super::html::{error_page, form_fields, form_target, redirect, store_failure};
 use super::pages;
 use crate::http::extract::Origin;
-use crate::http::form::FormFields;
 use crate::http::openapi::responses::{PageFormErrors, PageUnavailable};
+use crate::oauth::form::FormFields;
 use crate::service::browser;
 use crate::state::AppState;
 

@@ -4,7 +4,7 @@
 //! Three families, as the server answers them: RFC 9457 problem documents
 //! for the REST API (`application/problem+json`, [`crate::http::error`]),
 //! RFC 6749 §5.2 error objects for the token, revocation and introspection
-//! endpoints (`application/json`, [`crate::http::oauth_error`]), and HTML
+//! endpoints (`application/json`, [`crate::oauth::error`]), and HTML
 //! pages for the browser endpoints. The groups at the end are what whole
 //! kinds of routes have in common: every bearer-protected route can answer
 //! 401 and 503, every JSON body 400/413/415/422.
@@ -15,7 +15,7 @@
 use utoipa::{IntoResponses, ToResponse};
 
 use crate::http::error::Problem;
-use crate::http::oauth_error::OAuthErrorBody;
+use crate::oauth::error::OAuthErrorBody;
 
 // Problem documents (application/problem+json).
 

@@ -5,8 +5,8 @@ use idp_core::scope;
 use idp_core::user::Profile;
 
 use super::{TokenRequest, require_grant};
-use crate::http::oauth_error::OAuthError;
 use crate::oauth::client_auth::{self, Presented};
+use crate::oauth::error::OAuthError;
 use crate::service::authorization::{self, Redemption};
 use crate::service::tokens::{AccessGrant, IdGrant, TokenResponse};
 use crate::state::AppState;

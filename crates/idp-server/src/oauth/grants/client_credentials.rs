@@ -7,8 +7,8 @@ use idp_core::client::GrantType;
 use idp_core::scope::{self, Scope};
 
 use super::{TokenRequest, require_grant, resource};
-use crate::http::oauth_error::OAuthError;
 use crate::oauth::client_auth;
+use crate::oauth::error::OAuthError;
 use crate::service::tokens::{AccessGrant, TokenResponse};
 use crate::state::AppState;
 

@@ -11,8 +11,8 @@ use idp_core::client::Client;
 use idp_core::session::RequestOrigin;
 
 use super::client_auth::Presented;
-use crate::http::form::FormFields;
-use crate::http::oauth_error::{OAuthError, OAuthErrorCode};
+use crate::oauth::error::{OAuthError, OAuthErrorCode};
+use crate::oauth::form::FormFields;
 use crate::service::tokens::TokenResponse;
 use crate::state::AppState;
 

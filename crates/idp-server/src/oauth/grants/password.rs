@@ -8,7 +8,7 @@ use idp_core::scope::{self, DEFAULT_USER_SCOPES};
 use idp_core::user::{Profile, User};
 
 use super::{TokenRequest, require_grant, resource};
-use crate::http::oauth_error::OAuthError;
+use crate::oauth::error::OAuthError;
 use crate::oauth::{client_auth, scope_policy};
 use crate::service::login;
 use crate::service::sessions::{self, NewSession};

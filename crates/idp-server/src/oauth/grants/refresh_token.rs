@@ -4,7 +4,7 @@
 use idp_core::client::GrantType;
 
 use super::{TokenRequest, require_grant, resource};
-use crate::http::oauth_error::OAuthError;
+use crate::oauth::error::OAuthError;
 use crate::oauth::{client_auth, scope_policy};
 use crate::service::refresh::{self, Requester};
 use crate::service::tokens::{AccessGrant, TokenResponse};

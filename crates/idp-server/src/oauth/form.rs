@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{StatusCode, header};
 
-use super::oauth_error::OAuthError;
+use super::error::OAuthError;
 
 /// More fields than any OAuth request has; a body with more is refused
 /// before it costs anything.

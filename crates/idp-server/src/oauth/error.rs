@@ -182,7 +182,7 @@ impl From<idp_store::StoreError> for OAuthError {
             );
         }
         if err.is_unstorable_input() {
-            return Self::invalid_request(super::error::UNSTORABLE_INPUT);
+            return Self::invalid_request(crate::service::failure::UNSTORABLE_INPUT);
         }
         Self::server_error(err)
     }
