@@ -7,6 +7,7 @@ pub mod authorization;
 pub mod bearer;
 pub mod browser;
 pub mod clients;
+pub mod consent;
 pub mod failure;
 pub mod hashing;
 pub mod keys;

@@ -5,7 +5,7 @@ use idp_core::ids::UserId;
 use idp_core::scope::Scope;
 use sqlx::any::AnyExecutor;
 
-use crate::{Db, StoreError};
+use crate::StoreError;
 
 /// A stored scope that does not parse is corruption, never "nothing
 /// granted": read as empty, the next grant would overwrite it.
@@ -42,32 +42,37 @@ const CLAIM: &str = "INSERT INTO consents (user_id, client_id, scope, granted_at
 const SET_SCOPE: &str =
     "UPDATE consents SET scope = $3, granted_at = $4 WHERE user_id = $1 AND client_id = $2";
 
-/// Adds `scope` to what the user has granted the client, in one write
-/// transaction: a concurrent grant of other scopes is kept, not
-/// overwritten. Returns everything now granted.
-pub async fn grant(
-    db: &Db,
+/// Takes the consent row for the rest of the transaction (creating it
+/// empty if missing) and returns the scope it holds.
+pub async fn claim<'e>(
+    db: impl AnyExecutor<'e>,
+    user: UserId,
+    client: &str,
+    now: UnixTime,
+) -> Result<Scope, StoreError> {
+    let (previous,): (String,) = sqlx::query_as(CLAIM)
+        .bind(user.to_string())
+        .bind(client)
+        .bind(now.as_secs())
+        .fetch_one(db)
+        .await?;
+    parse(&previous)
+}
+
+/// Replaces the scope of a row [`claim`]ed in the same transaction.
+pub async fn set_scope<'e>(
+    db: impl AnyExecutor<'e>,
     user: UserId,
     client: &str,
     scope: &Scope,
     now: UnixTime,
-) -> Result<Scope, StoreError> {
-    let user = user.to_string();
-    let mut tx = db.begin_write().await?;
-    let (previous,): (String,) = sqlx::query_as(CLAIM)
-        .bind(&user)
-        .bind(client)
-        .bind(now.as_secs())
-        .fetch_one(&mut *tx)
-        .await?;
-    let granted = Scope::from_tokens(parse(&previous)?.iter().chain(scope.iter()));
+) -> Result<(), StoreError> {
     sqlx::query(SET_SCOPE)
-        .bind(&user)
+        .bind(user.to_string())
         .bind(client)
-        .bind(granted.to_string())
+        .bind(scope.to_string())
         .bind(now.as_secs())
-        .execute(&mut *tx)
+        .execute(db)
         .await?;
-    tx.commit().await?;
-    Ok(granted)
+    Ok(())
 }

@@ -85,6 +85,12 @@ engine_test!(
         // Remembered: no consent page the second time.
         let second = browser.get(app.authorize_url(&[])).send().await.unwrap();
         assert_eq!(second.status(), StatusCode::FOUND);
+        // And audited, with what was granted.
+        let admin = app.admin_token().await;
+        let audit = json(app.call(reqwest::Method::GET, "/admin/audit?event=consent.granted", &admin, None).await).await;
+        assert_eq!(audit["total"], 1, "{audit}");
+        assert_eq!(audit["items"][0]["client_id"], "spa");
+        assert_eq!(audit["items"][0]["details"]["scope"], "openid profile email offline_access");
 
         // A new browser that denies gets access_denied back at the client.
         let other = app.browser();

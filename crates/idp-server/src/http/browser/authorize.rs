@@ -11,7 +11,7 @@ use axum::response::Response;
 use idp_core::csrf::ConsentSubject;
 use idp_core::user::User;
 use idp_store::repo::browser_sessions::BrowserSession;
-use idp_store::repo::{clients, consents};
+use idp_store::repo::clients;
 
 use super::cookies::{self, BrowserCookie, Cookies, csrf_cookie, signed_csrf_cookie};
 use super::html::{error_page, failure_page, form_fields, redirect, store_failure};
@@ -144,16 +144,10 @@ async fn needs_consent(
     v: &Validated,
     session: &BrowserSession,
 ) -> Result<bool, Page> {
-    if v.client.first_party {
-        return Ok(false);
-    }
-    if v.prompt == Prompt::Consent {
-        return Ok(true);
-    }
-    let granted = consents::find(state.db.pool(), session.user_id, v.client.id.as_str())
+    let prompt_consent = v.prompt == Prompt::Consent;
+    crate::service::consent::needed(state, session.user_id, &v.client, &v.scope, prompt_consent)
         .await
-        .map_err(store_failure)?;
-    Ok(!granted.is_some_and(|granted| v.scope.is_subset_of(&granted)))
+        .map_err(failure_page)
 }
 
 /// An authorization request by GET (by POST it is answered the same way):
@@ -396,6 +390,7 @@ async fn login(
 /// consent token the page was shown with), and the authorization request.
 pub async fn consent(
     State(state): State<AppState>,
+    Origin(origin): Origin,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Page {
@@ -430,16 +425,15 @@ pub async fn consent(
         Some("allow") => {
             // Added to what was granted before, atomically: two answers for
             // different scopes arriving together both count.
-            let granted = consents::grant(
-                &state.db,
+            let granted = crate::service::consent::grant(
+                &state,
                 session.user_id,
-                v.client.id.as_str(),
+                &v.client,
                 &v.scope,
-                state.now(),
-            )
-            .await;
-            if let Err(e) = granted {
-                return store_failure(e);
+                &origin,
+            );
+            if let Err(e) = granted.await {
+                return failure_page(e);
             }
             let mut next = request.after_login();
             next.prompt = None;
