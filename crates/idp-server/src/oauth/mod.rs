@@ -7,4 +7,5 @@ pub mod client_auth;
 pub mod error;
 pub mod form;
 pub mod grants;
+pub mod introspection;
 pub mod scope_policy;

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod consent;
 pub mod failure;
 pub mod hashing;
+pub mod introspection;
 pub mod keys;
 pub mod lockout;
 pub mod login;
