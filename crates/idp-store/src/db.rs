@@ -217,7 +217,33 @@ impl Db {
         self.dialect
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    /// For reads: statements that change nothing. The repository functions
+    /// that write take `&mut AnyConnection` — the connection of a
+    /// [`Db::write`] transaction — so a write cannot be sent here, where on
+    /// SQLite it would bypass the single-writer queue and meet the other
+    /// writers in SQLite's busy handler instead:
+    ///
+    /// ```compile_fail
+    /// async fn clear_lockout(db: &idp_store::Db) {
+    ///     idp_store::repo::login_failures::clear(db.read(), "name:alice").await;
+    /// }
+    /// ```
+    ///
+    /// ```
+    /// async fn clear_lockout(db: &idp_store::Db) -> Result<(), idp_store::StoreError> {
+    ///     let mut tx = db.write().await?;
+    ///     idp_store::repo::login_failures::clear(&mut tx, "name:alice").await?;
+    ///     tx.commit().await
+    /// }
+    /// ```
+    pub fn read(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The pool itself, for the store's own writes that are one atomic
+    /// statement or manage their own locking (migrations, PostgreSQL's
+    /// rotation statement).
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -234,8 +260,9 @@ impl Db {
         self
     }
 
-    /// Starts a transaction that will write (see [`Dialect`]).
-    pub async fn begin_write(&self) -> Result<Transaction, StoreError> {
+    /// Starts a transaction that will write (see [`Dialect`]): the only way
+    /// to a connection that the writing repository functions take.
+    pub async fn write(&self) -> Result<Transaction, StoreError> {
         let started = std::time::Instant::now();
         let writer = match &self.writer {
             Some(lock) => Some(lock.clone().lock_owned().await),
@@ -254,7 +281,7 @@ impl Db {
     /// transaction-scoped advisory lock; SQLite's `BEGIN IMMEDIATE` already
     /// admits one writer at a time.
     pub async fn begin_serialized(&self, lock: i64) -> Result<Transaction, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.write().await?;
         if self.dialect == Dialect::Postgres {
             sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
                 .bind(lock)

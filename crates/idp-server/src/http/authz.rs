@@ -47,7 +47,7 @@ impl<R: Requirement> FromRequestParts<AppState> for Require<R> {
             token_roles.iter().any(|r| r.eq_ignore_ascii_case(role))
         } else if let Some(permission) = R::PERMISSION {
             let granted =
-                roles::permissions_of(state.db.pool(), current.user.id, &token_roles).await?;
+                roles::permissions_of(state.db.read(), current.user.id, &token_roles).await?;
             granted.iter().any(|p| p == permission)
         } else {
             false

@@ -64,9 +64,9 @@ pub async fn me(
     let granted = current.scope();
     let shows = |s: &str| full || granted.contains(s);
     let user = current.user;
-    let user_roles = users::roles_of(state.db.pool(), user.id).await?;
+    let user_roles = users::roles_of(state.db.read(), user.id).await?;
     let permissions = match full {
-        true => Some(roles::permissions_of(state.db.pool(), user.id, &user_roles).await?),
+        true => Some(roles::permissions_of(state.db.read(), user.id, &user_roles).await?),
         false => None,
     };
     Ok(Json(Me {

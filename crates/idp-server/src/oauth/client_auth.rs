@@ -117,7 +117,7 @@ pub async fn authenticate(
     presented: &Presented,
 ) -> Result<Option<Client>, OAuthError> {
     let Some(id) = presented.lookup_id()? else { return Ok(None) };
-    let found = clients::find(state.db.pool(), id).await?;
+    let found = clients::find(state.db.read(), id).await?;
     check(presented, found).map(Some)
 }
 
@@ -140,7 +140,7 @@ pub fn check(presented: &Presented, found: Option<Client>) -> Result<Client, OAu
 
 /// The built-in first-party client, for requests that name no client.
 pub async fn first_party(state: &AppState) -> Result<Client, OAuthError> {
-    clients::find(state.db.pool(), idp_core::client::FIRST_PARTY_CLIENT_ID)
+    clients::find(state.db.read(), idp_core::client::FIRST_PARTY_CLIENT_ID)
         .await?
         .ok_or_else(|| OAuthError::invalid_client("The built-in first-party client is missing."))
 }

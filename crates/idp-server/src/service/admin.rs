@@ -36,7 +36,7 @@ impl Actor {
     /// a permission, and this decides what that permission may reach.
     pub async fn is_admin(&self, state: &AppState) -> Result<bool, StoreError> {
         let Some(id) = self.user else { return Ok(true) };
-        let held = users::roles_of(state.db.pool(), id).await?;
+        let held = users::roles_of(state.db.read(), id).await?;
         Ok(held.iter().any(|r| r.eq_ignore_ascii_case(ADMIN_ROLE)))
     }
 
@@ -70,8 +70,8 @@ impl Actor {
         if permissions.is_empty() {
             return Ok(());
         }
-        let held = users::roles_of(state.db.pool(), id).await?;
-        let granted = roles::permissions_of(state.db.pool(), id, &held).await?;
+        let held = users::roles_of(state.db.read(), id).await?;
+        let granted = roles::permissions_of(state.db.read(), id, &held).await?;
         let mut missing: Vec<&str> = permissions
             .iter()
             .filter(|p| !granted.iter().any(|g| g.eq_ignore_ascii_case(p)))

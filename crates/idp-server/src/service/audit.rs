@@ -8,7 +8,7 @@ use idp_store::{StoreError, Transaction};
 /// Inserts the events inside the caller's transaction.
 pub async fn write(tx: &mut Transaction, events: &[AuditEvent]) -> Result<(), StoreError> {
     for event in events {
-        audit_events::insert(&mut **tx, event).await?;
+        audit_events::insert(tx, event).await?;
     }
     Ok(())
 }
@@ -36,7 +36,7 @@ pub fn emit(events: &[AuditEvent]) {
 /// Writes events that are not part of a larger change, in their own
 /// transaction (failed logins, for instance).
 pub async fn record(db: &idp_store::Db, events: &[AuditEvent]) -> Result<(), StoreError> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.write().await?;
     write(&mut tx, events).await?;
     tx.commit().await?;
     emit(events);

@@ -64,7 +64,9 @@ pub async fn issue_code(
         issued_session_id: None,
         user_stamp: browser.user_stamp,
     };
-    authorization_codes::insert(state.db.pool(), &record, &code.hash()).await?;
+    let mut tx = state.db.write().await?;
+    authorization_codes::insert(&mut tx, &record, &code.hash()).await?;
+    tx.commit().await?;
     Ok(code)
 }
 
@@ -109,15 +111,15 @@ pub async fn redeem(
 ) -> Result<Redeemed, ExchangeError> {
     let hash = SecretHash::of(presented.code);
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    let Some(code) = authorization_codes::consume(&mut *tx, &hash, now).await? else {
+    let mut tx = state.db.write().await?;
+    let Some(code) = authorization_codes::consume(&mut tx, &hash, now).await? else {
         let replayed = authorization_codes::find_by_hash(&mut *tx, &hash)
             .await?
             .filter(|c| c.consumed_at.is_some());
         if let Some(code) = replayed {
             if let Some(session) = code.issued_session_id {
-                sessions::revoke(&mut *tx, session, now, EndReason::CodeReuse).await?;
-                refresh_tokens::revoke_for_session(&mut *tx, session, now).await?;
+                sessions::revoke(&mut tx, session, now, EndReason::CodeReuse).await?;
+                refresh_tokens::revoke_for_session(&mut tx, session, now).await?;
             }
             let events = [AuditEvent::new(EventKind::TokenReuseDetected, Outcome::Failure, now)
                 .subject(code.user_id)
@@ -139,7 +141,7 @@ pub async fn redeem(
     // The user's row is locked from here on, so a password, role or status
     // change either came first (and voids the code) or ends the session
     // written here (see `sessions::start`).
-    let unchanged = users::lock_unchanged(&mut *tx, code.user_id, code.user_stamp).await?;
+    let unchanged = users::lock_unchanged(&mut tx, code.user_id, code.user_stamp).await?;
     let user = match unchanged {
         true => users::find_by_id(&mut *tx, code.user_id).await?,
         false => None,
@@ -166,19 +168,19 @@ pub async fn redeem(
         user_agent: origin.user_agent.clone(),
         user_stamp: code.user_stamp,
     };
-    sessions::insert(&mut *tx, &session).await?;
+    sessions::insert(&mut tx, &session).await?;
     // A refresh token for clients allowed the grant; third-party clients
     // must also have been granted offline_access (OIDC Core §11).
     let wants_refresh = client.allows_grant(GrantType::RefreshToken)
         && (client.first_party || scope.contains(scope::OFFLINE_ACCESS));
     let refresh_token = if wants_refresh {
         let (record, plain) = refresh_token_for(state, &session, client, None, now);
-        refresh_tokens::insert(&mut *tx, &record, &plain.hash()).await?;
+        refresh_tokens::insert(&mut tx, &record, &plain.hash()).await?;
         Some(plain)
     } else {
         None
     };
-    authorization_codes::set_issued_session(&mut *tx, code.id, session.id).await?;
+    authorization_codes::set_issued_session(&mut tx, code.id, session.id).await?;
     let events = [AuditEvent::new(EventKind::TokenIssued, Outcome::Success, now)
         .actor(user.id)
         .subject(user.id)

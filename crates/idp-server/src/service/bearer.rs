@@ -130,7 +130,7 @@ impl BearerVerifier {
             return Err(BearerError::NotAUser);
         };
         let found = users::find_with_access_status(
-            self.db.pool(),
+            self.db.read(),
             user_id,
             session_id,
             &access.claims.jti,

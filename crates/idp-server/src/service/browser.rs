@@ -59,18 +59,13 @@ pub async fn start(
         .subject(user.id)
         .origin(origin)
         .detail("method", "login_form")];
-    let mut tx = state.db.begin_write().await?;
-    if !users::lock_unchanged(&mut *tx, user.id, user.security_stamp).await? {
+    let mut tx = state.db.write().await?;
+    if !users::lock_unchanged(&mut tx, user.id, user.security_stamp).await? {
         tx.rollback().await?;
         return Ok(None);
     }
-    browser_sessions::insert(
-        &mut *tx,
-        &session,
-        origin.ip.as_deref(),
-        origin.user_agent.as_deref(),
-    )
-    .await?;
+    browser_sessions::insert(&mut tx, &session, origin.ip.as_deref(), origin.user_agent.as_deref())
+        .await?;
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);
@@ -88,11 +83,11 @@ pub async fn current(
 ) -> Result<Option<(BrowserSession, User)>, StoreError> {
     let Some(cookie) = cookie.filter(|c| c.len() <= 128) else { return Ok(None) };
     let now = state.now();
-    let Some(session) = browser_sessions::find_active(state.db.pool(), id_of(cookie), now).await?
+    let Some(session) = browser_sessions::find_active(state.db.read(), id_of(cookie), now).await?
     else {
         return Ok(None);
     };
-    let Some(user) = users::find_by_id(state.db.pool(), session.user_id).await? else {
+    let Some(user) = users::find_by_id(state.db.read(), session.user_id).await? else {
         return Ok(None);
     };
     if !user.accepts(session.user_stamp) || user.issued_before_change(session.auth_time.as_secs()) {
@@ -110,15 +105,15 @@ pub async fn end(
     origin: &RequestOrigin,
 ) -> Result<u64, StoreError> {
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    browser_sessions::end(&mut *tx, id, now).await?;
+    let mut tx = state.db.write().await?;
+    browser_sessions::end(&mut tx, id, now).await?;
     let families = sessions::for_browser_session(&mut *tx, id).await?;
     let mut ended = 0;
     for family in &families {
-        if sessions::revoke(&mut *tx, *family, now, EndReason::Logout).await? {
+        if sessions::revoke(&mut tx, *family, now, EndReason::Logout).await? {
             ended += 1;
         }
-        refresh_tokens::revoke_for_session(&mut *tx, *family, now).await?;
+        refresh_tokens::revoke_for_session(&mut tx, *family, now).await?;
     }
     let mut event = AuditEvent::new(EventKind::SessionEnded, Outcome::Success, now)
         .origin(origin)
@@ -150,9 +145,9 @@ pub async fn end_hinted(
     };
     let subject = hint.sub.parse::<UserId>().ok();
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    let ended = sessions::revoke(&mut *tx, id, now, EndReason::Logout).await?;
-    refresh_tokens::revoke_for_session(&mut *tx, id, now).await?;
+    let mut tx = state.db.write().await?;
+    let ended = sessions::revoke(&mut tx, id, now, EndReason::Logout).await?;
+    refresh_tokens::revoke_for_session(&mut tx, id, now).await?;
     let mut events = Vec::new();
     if ended {
         let mut event = AuditEvent::new(EventKind::SessionEnded, Outcome::Success, now)

@@ -101,8 +101,8 @@ pub async fn create(
         .event(EventKind::ClientCreated, now)
         .client(&client.id)
         .detail("name", client.name.clone())];
-    let mut tx = state.db.begin_write().await?;
-    clients::insert(&mut *tx, &client).await.map_err(|e| {
+    let mut tx = state.db.write().await?;
+    clients::insert(&mut tx, &client).await.map_err(|e| {
         if e.violated_index().is_some() {
             ManageError::Conflict("A client with this id exists".into())
         } else {
@@ -116,11 +116,11 @@ pub async fn create(
 }
 
 pub async fn list(state: &AppState) -> Result<Vec<Client>, ManageError> {
-    Ok(clients::list(state.db.pool()).await?)
+    Ok(clients::list(state.db.read()).await?)
 }
 
 pub async fn get(state: &AppState, id: &str) -> Result<Client, ManageError> {
-    clients::find(state.db.pool(), id).await?.ok_or(ManageError::NotFound("client"))
+    clients::find(state.db.read(), id).await?.ok_or(ManageError::NotFound("client"))
 }
 
 /// Changes to a registration; `None` leaves a field as it is. The type and
@@ -197,8 +197,8 @@ pub async fn update(
     let now = state.now();
     client.updated_at = now;
     let events = [actor.event(EventKind::ClientUpdated, now).client(&client.id)];
-    let mut tx = state.db.begin_write().await?;
-    clients::update(&mut *tx, &client).await?;
+    let mut tx = state.db.write().await?;
+    clients::update(&mut tx, &client).await?;
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);
@@ -218,8 +218,8 @@ pub async fn reset_secret(
     let secret = PlainToken::generate(TokenKind::ClientSecret);
     let now = state.now();
     let events = [actor.event(EventKind::ClientSecretReset, now).client(&client.id)];
-    let mut tx = state.db.begin_write().await?;
-    clients::set_secret(&mut *tx, id, &secret.hash(), now).await?;
+    let mut tx = state.db.write().await?;
+    clients::set_secret(&mut tx, id, &secret.hash(), now).await?;
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);
@@ -235,8 +235,8 @@ pub async fn delete(state: &AppState, actor: &Actor, id: &str) -> Result<(), Man
     }
     let now = state.now();
     let events = [actor.event(EventKind::ClientDeleted, now).client(id)];
-    let mut tx = state.db.begin_write().await?;
-    if !clients::delete(&mut *tx, id).await? {
+    let mut tx = state.db.write().await?;
+    if !clients::delete(&mut tx, id).await? {
         return Err(ManageError::NotFound("client"));
     }
     audit::write(&mut tx, &events).await?;

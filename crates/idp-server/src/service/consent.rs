@@ -29,7 +29,7 @@ pub async fn needed(
     if prompt_consent {
         return Ok(true);
     }
-    let granted = consents::find(state.db.pool(), user, client.id.as_str()).await?;
+    let granted = consents::find(state.db.read(), user, client.id.as_str()).await?;
     Ok(!granted.is_some_and(|granted| scope.is_subset_of(&granted)))
 }
 
@@ -44,10 +44,10 @@ pub async fn grant(
     origin: &RequestOrigin,
 ) -> Result<Scope, Failure> {
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    let before = consents::claim(&mut *tx, user, client.id.as_str(), now).await?;
+    let mut tx = state.db.write().await?;
+    let before = consents::claim(&mut tx, user, client.id.as_str(), now).await?;
     let granted = Scope::from_tokens(before.iter().chain(scope.iter()));
-    consents::set_scope(&mut *tx, user, client.id.as_str(), &granted, now).await?;
+    consents::set_scope(&mut tx, user, client.id.as_str(), &granted, now).await?;
     let events = [Actor::user(user, origin.clone())
         .event(EventKind::ConsentGranted, now)
         .subject(user)

@@ -65,7 +65,7 @@ pub async fn lookup(
     refresh_first: bool,
 ) -> Result<Lookup, Failure> {
     let now = state.now();
-    let pool = state.db.pool();
+    let pool = state.db.read();
     let signed = match token {
         Some(token) if !refresh_first => {
             Some(state.bearer.check_signed_any_audience(token, now).await)
@@ -125,7 +125,7 @@ async fn access(
         Some(status) => status,
         None => {
             let (session, jti) = (verified.session_id, &verified.claims.jti);
-            sessions::access_status(state.db.pool(), session, jti, state.now()).await?
+            sessions::access_status(state.db.read(), session, jti, state.now()).await?
         }
     };
     if bearer::usable(status).is_err() {
@@ -133,7 +133,7 @@ async fn access(
         return Ok(Some(Introspection::default()));
     }
     let username = match verified.user_id {
-        Some(id) => users::find_by_id(state.db.pool(), id).await?.map(|u| u.username),
+        Some(id) => users::find_by_id(state.db.read(), id).await?.map(|u| u.username),
         None => None,
     };
     let c = verified.claims;
@@ -155,7 +155,7 @@ async fn access(
 
 async fn refresh(state: &AppState, token: &str) -> Result<Option<Introspection>, Failure> {
     let Some((record, session, user)) =
-        refresh_tokens::find_with_session(state.db.pool(), &SecretHash::of(token)).await?
+        refresh_tokens::find_with_session(state.db.read(), &SecretHash::of(token)).await?
     else {
         return Ok(None);
     };
@@ -164,7 +164,7 @@ async fn refresh(state: &AppState, token: &str) -> Result<Option<Introspection>,
     if !live {
         return Ok(Some(Introspection::default()));
     }
-    let username = users::find_by_id(state.db.pool(), session.user_id).await?.map(|u| u.username);
+    let username = users::find_by_id(state.db.read(), session.user_id).await?.map(|u| u.username);
     Ok(Some(Introspection {
         active: true,
         scope: Some(session.scope.clone()),

@@ -179,7 +179,7 @@ impl KeySource {
         if let Some(key) = &self.file_key {
             self.record_file_key(key, now).await?;
         }
-        let published = signing_keys::published(self.db.pool(), now).await?;
+        let published = signing_keys::published(self.db.read(), now).await?;
         if self.missing(&published).is_empty() && !self.has_unused(&published) {
             return Ok(());
         }
@@ -212,7 +212,8 @@ impl KeySource {
     async fn reseal(&self) -> Result<(), KeyRingError> {
         let Some(previous) = &self.previous_kek else { return Ok(()) };
         let mut resealed = Vec::new();
-        for row in signing_keys::all(self.db.pool()).await? {
+        let mut tx = self.db.write().await?;
+        for row in signing_keys::all(&mut *tx).await? {
             let aad = row.kid.as_bytes();
             if row.private_key_sealed.is_empty()
                 || self.kek.open(&row.private_key_sealed, aad).is_ok()
@@ -225,18 +226,20 @@ impl KeySource {
             };
             let sealed =
                 self.kek.seal(&der, aad).map_err(|e| KeyRingError::Generate(e.to_string()))?;
-            if signing_keys::reseal(self.db.pool(), &row.kid, &row.private_key_sealed, &sealed)
-                .await?
-            {
+            if signing_keys::reseal(&mut tx, &row.kid, &row.private_key_sealed, &sealed).await? {
                 resealed.push(row.kid);
             }
         }
-        if !resealed.is_empty() {
+        if resealed.is_empty() {
+            tx.rollback().await?;
+        } else {
             let events =
                 [AuditEvent::new(EventKind::KeyResealed, Outcome::Success, self.clock.now())
                     .actor("system")
                     .detail("keys", resealed.clone())];
-            super::audit::record(&self.db, &events).await?;
+            super::audit::write(&mut tx, &events).await?;
+            tx.commit().await?;
+            super::audit::emit(&events);
             tracing::info!(keys = ?resealed, "signing keys re-sealed under the new SECRET_KEY");
         }
         Ok(())
@@ -263,13 +266,13 @@ impl KeySource {
     /// use, retire.
     async fn record_file_key(&self, key: &SigningKey, now: UnixTime) -> Result<(), KeyRingError> {
         let stored = self.stored(key, String::new(), now, now);
-        let mut tx = self.db.begin_write().await?;
-        if !signing_keys::insert(&mut *tx, &stored).await? {
-            signing_keys::reactivate(&mut *tx, key.kid()).await?;
+        let mut tx = self.db.write().await?;
+        if !signing_keys::insert(&mut tx, &stored).await? {
+            signing_keys::reactivate(&mut tx, key.kid()).await?;
         }
         let alg = key.alg().as_str();
         let retired =
-            signing_keys::retire_others(&mut *tx, alg, key.kid(), now, now + self.retire_after)
+            signing_keys::retire_others(&mut tx, alg, key.kid(), now, now + self.retire_after)
                 .await?;
         let mut events = self.retire_unused(&mut tx, now).await?;
         if retired > 0 {
@@ -309,13 +312,9 @@ impl KeySource {
     ) -> Result<Vec<AuditEvent>, KeyRingError> {
         let mut events = Vec::new();
         for alg in Algorithm::ALL.into_iter().filter(|alg| !self.algorithms().contains(alg)) {
-            let retired = signing_keys::retire_algorithm(
-                &mut **tx,
-                alg.as_str(),
-                now,
-                now + self.retire_after,
-            )
-            .await?;
+            let retired =
+                signing_keys::retire_algorithm(tx, alg.as_str(), now, now + self.retire_after)
+                    .await?;
             if retired > 0 {
                 events.push(retired_event(now, "system", alg.as_str(), retired, now));
             }
@@ -345,7 +344,7 @@ impl KeySource {
         for alg in algorithms {
             keys.push(self.generate(alg).await?);
         }
-        let tx = self.db.begin_write().await?;
+        let tx = self.db.write().await?;
         self.record_keys(tx, keys, self.clock.now(), immediately, actor, Vec::new()).await
     }
 
@@ -378,11 +377,11 @@ impl KeySource {
         let mut added = Vec::new();
         for (key, sealed) in keys {
             let alg = key.alg();
-            signing_keys::insert(&mut *tx, &self.stored(&key, sealed, now, signs_from)).await?;
+            signing_keys::insert(&mut tx, &self.stored(&key, sealed, now, signs_from)).await?;
             // The old keys keep signing until the new one takes over, then
             // stay published until every token they signed has expired.
             let retired = signing_keys::retire_others(
-                &mut *tx,
+                &mut tx,
                 alg.as_str(),
                 key.kid(),
                 signs_from,
@@ -437,7 +436,7 @@ impl KeySource {
     /// Builds the key set in force now from the table.
     pub async fn load(&self) -> Result<KeySet, KeyRingError> {
         let now = self.clock.now();
-        let rows = signing_keys::published(self.db.pool(), now).await?;
+        let rows = signing_keys::published(self.db.read(), now).await?;
         let mut verifiers = HashMap::new();
         let mut jwks = JwkSet::default();
         for row in &rows {

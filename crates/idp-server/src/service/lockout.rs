@@ -45,7 +45,7 @@ impl Key {
 /// `Some` while `key` is locked out.
 pub async fn locked(state: &AppState, key: &Key) -> Result<Option<Locked>, StoreError> {
     let now = state.now();
-    let until = login_failures::locked_until(state.db.pool(), key.as_str()).await?;
+    let until = login_failures::locked_until(state.db.read(), key.as_str()).await?;
     Ok(until
         .filter(|until| *until > now)
         .map(|until| Locked { retry_after_secs: now.secs_until(until) }))
@@ -56,13 +56,13 @@ pub async fn locked(state: &AppState, key: &Key) -> Result<Option<Locked>, Store
 pub async fn record_failure(state: &AppState, key: &Key) -> Result<Option<Locked>, StoreError> {
     let settings = &state.settings;
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.write().await?;
     let counted =
-        login_failures::record_failure(&mut *tx, key.as_str(), now, now - FORGET_AFTER).await?;
+        login_failures::record_failure(&mut tx, key.as_str(), now, now - FORGET_AFTER).await?;
     let locked = if counted.failures >= i64::from(settings.login_max_failures) {
         let duration = lockout_duration(settings.lockout, settings.lockout_max, counted.lockouts);
         let until: UnixTime = now + duration;
-        login_failures::lock(&mut *tx, key.as_str(), until).await?;
+        login_failures::lock(&mut tx, key.as_str(), until).await?;
         Some(Locked { retry_after_secs: duration.as_secs() })
     } else {
         None
@@ -76,7 +76,9 @@ pub async fn record_failure(state: &AppState, key: &Key) -> Result<Option<Locked
 
 /// A successful login resets the counter.
 pub async fn clear(state: &AppState, key: &Key) -> Result<(), StoreError> {
-    login_failures::clear(state.db.pool(), key.as_str()).await
+    let mut tx = state.db.write().await?;
+    login_failures::clear(&mut tx, key.as_str()).await?;
+    tx.commit().await
 }
 
 /// `base`, doubled for each earlier lockout, capped at `max`.

@@ -85,7 +85,7 @@ pub async fn authenticate(
     let user = if login.is_empty() || login.len() > MAX_LOGIN_LEN || login.contains('\0') {
         None
     } else {
-        users::find_by_login(state.db.pool(), login).await?
+        users::find_by_login(state.db.read(), login).await?
     };
     // One counter per user, whichever of its names is typed; one per name
     // for names nobody has, so that a lockout reveals nothing.
@@ -149,15 +149,12 @@ pub async fn authenticate(
     if let Some(rehashed) = checked.rehashed {
         // bcrypt from the original service, or older Argon2 parameters;
         // skipped if the password changed meanwhile.
-        if users::update_password_hash(
-            state.db.pool(),
-            user.id,
-            &user.password_hash,
-            &rehashed,
-            now,
-        )
-        .await?
-        {
+        let mut tx = state.db.write().await?;
+        let upgraded =
+            users::update_password_hash(&mut tx, user.id, &user.password_hash, &rehashed, now)
+                .await?;
+        tx.commit().await?;
+        if upgraded {
             tracing::info!(user = %user.id, "password hash upgraded");
         }
     }

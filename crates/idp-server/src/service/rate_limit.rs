@@ -52,7 +52,9 @@ pub async fn charge(
     let now = state.now();
     let window_start = UnixTime::from_secs(now.as_secs() - now.as_secs().rem_euclid(WINDOW_SECS));
     let key = format!("{}:{ip}", bucket.name());
-    let hits = rate_limits::hit(state.db.pool(), &key, window_start).await?;
+    let mut tx = state.db.write().await?;
+    let hits = rate_limits::hit(&mut tx, &key, window_start).await?;
+    tx.commit().await?;
     if hits > i64::from(limit) {
         let window_end = UnixTime::from_secs(window_start.as_secs() + WINDOW_SECS);
         return Ok(Err(Limited { retry_after_secs: now.secs_until(window_end).max(1) }));

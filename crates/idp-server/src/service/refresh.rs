@@ -91,7 +91,7 @@ pub async fn rotate(
         now: state.now(),
     };
     let now = p.now;
-    let pool = state.db.pool();
+    let pool = state.db.read();
     let Some((token, session, user)) = refresh_tokens::find_with_session(pool, &p.hash).await?
     else {
         return Err(RefreshError::InvalidGrant);
@@ -156,8 +156,8 @@ struct Next {
 async fn rotate_locked(state: &AppState, p: &Presentation<'_>) -> Result<Rotated, RefreshError> {
     let now = p.now;
     // BEGIN IMMEDIATE on SQLite: this transaction will write, take the lock now.
-    let mut tx = state.db.begin_write().await?;
-    let Some(token) = refresh_tokens::consume(&mut *tx, &p.hash, now).await? else {
+    let mut tx = state.db.write().await?;
+    let Some(token) = refresh_tokens::consume(&mut tx, &p.hash, now).await? else {
         return unusable(state, tx, p).await;
     };
     let client = match resolve_client(&mut *tx, &token.client_id, &p.requester).await {
@@ -201,7 +201,7 @@ async fn successor(
 ) -> Result<Rotated, RefreshError> {
     let Next { session, client, scope, grace_retry } = next;
     let (record, plain) = refresh_token_for(state, &session, &client, Some(parent.id), p.now);
-    refresh_tokens::insert(&mut *tx, &record, &plain.hash()).await?;
+    refresh_tokens::insert(&mut tx, &record, &plain.hash()).await?;
     let event = rotation_event(&session, &client, p.origin, p.now, grace_retry);
     let events = [event];
     audit::write(&mut tx, &events).await?;
@@ -266,8 +266,8 @@ async fn unusable(
     }
     // Reuse: whoever holds this family's tokens, one of them is not the
     // rightful client. End the session; every token of it dies.
-    sessions::revoke(&mut *tx, token.session_id, now, EndReason::RefreshTokenReuse).await?;
-    refresh_tokens::revoke_for_session(&mut *tx, token.session_id, now).await?;
+    sessions::revoke(&mut tx, token.session_id, now, EndReason::RefreshTokenReuse).await?;
+    refresh_tokens::revoke_for_session(&mut tx, token.session_id, now).await?;
     let mut event = AuditEvent::new(EventKind::TokenReuseDetected, Outcome::Failure, now)
         .client(&token.client_id)
         .origin(p.origin)
@@ -303,7 +303,7 @@ async fn grace_retry(
     let Ok(client) = resolve_client(&mut **tx, &token.client_id, requester).await else {
         return Ok(None);
     };
-    if refresh_tokens::revoke_live_children(&mut **tx, token.id, now).await? != 1 {
+    if refresh_tokens::revoke_live_children(tx, token.id, now).await? != 1 {
         // The successor was already used (or revoked): this is reuse.
         return Ok(None);
     }
@@ -317,7 +317,7 @@ async fn live_session(
     id: SessionId,
     now: UnixTime,
 ) -> Result<Option<Session>, StoreError> {
-    let Some(session) = sessions::touch_active(&mut **tx, id, now).await? else {
+    let Some(session) = sessions::touch_active(tx, id, now).await? else {
         return Ok(None);
     };
     let user = users::find_by_id(&mut **tx, session.user_id).await?;

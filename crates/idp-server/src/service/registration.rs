@@ -61,13 +61,13 @@ pub async fn register(
         .subject(user.id)
         .origin(origin)
         .detail("username", user.username.clone())];
-    let mut tx = state.db.begin_write().await?;
-    users::insert(&mut *tx, &user).await.map_err(conflict)?;
-    users::add_role_by_name(&mut *tx, user.id, roles::DEFAULT_USER_ROLE).await?;
+    let mut tx = state.db.write().await?;
+    users::insert(&mut tx, &user).await.map_err(conflict)?;
+    users::add_role_by_name(&mut tx, user.id, roles::DEFAULT_USER_ROLE).await?;
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);
-    let roles = users::roles_of(state.db.pool(), user.id).await?;
+    let roles = users::roles_of(state.db.read(), user.id).await?;
     Ok((user, roles))
 }
 

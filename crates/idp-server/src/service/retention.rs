@@ -77,56 +77,49 @@ pub async fn sweep(state: &AppState) -> Result<Option<Swept>, StoreError> {
     Ok(Some(swept))
 }
 
+/// Deletes with `$delete(tx, $cutoff, BATCH)` in batches of [`BATCH`] rows,
+/// each its own write transaction (so a sweep never holds the writer long),
+/// until a batch comes back short or [`MAX_BATCHES`] ran; the total deleted.
+macro_rules! in_batches {
+    ($db:expr, $delete:path, $cutoff:expr) => {{
+        let mut total: u64 = 0;
+        for _ in 0..MAX_BATCHES {
+            let mut tx = $db.write().await?;
+            let n = $delete(&mut tx, $cutoff, BATCH).await?;
+            tx.commit().await?;
+            total += n;
+            if n < u64::try_from(BATCH).unwrap_or(u64::MAX) {
+                break;
+            }
+        }
+        total
+    }};
+}
+
 async fn sweep_tables(state: &AppState) -> Result<Swept, StoreError> {
     let now = state.now();
     let settings = &state.settings;
-    let db = state.db.pool();
+    let db = &state.db;
+    let retention = settings.session_retention;
     let mut swept = Swept {
-        refresh_tokens: batches(|| {
-            refresh_tokens::delete_expired(db, now - REFRESH_TOKEN_GRACE, BATCH)
-        })
-        .await?,
-        sessions: batches(|| sessions::delete_ended(db, now - settings.session_retention, BATCH))
-            .await?,
-        authorization_codes: batches(|| {
-            authorization_codes::delete_expired(db, now - AUTHORIZATION_CODE_GRACE, BATCH)
-        })
-        .await?,
-        browser_sessions: batches(|| {
-            browser_sessions::delete_ended(db, now - settings.session_retention, BATCH)
-        })
-        .await?,
-        revoked_access_tokens: batches(|| revoked_access_tokens::delete_expired(db, now, BATCH))
-            .await?,
-        rate_limit_buckets: batches(|| rate_limits::delete_old(db, now - RATE_WINDOW_KEEP, BATCH))
-            .await?,
-        login_failures: batches(|| {
-            login_failures::delete_stale(db, now - LOGIN_FAILURES_KEEP, BATCH)
-        })
-        .await?,
+        refresh_tokens: in_batches!(db, refresh_tokens::delete_expired, now - REFRESH_TOKEN_GRACE),
+        sessions: in_batches!(db, sessions::delete_ended, now - retention),
+        authorization_codes: in_batches!(
+            db,
+            authorization_codes::delete_expired,
+            now - AUTHORIZATION_CODE_GRACE
+        ),
+        browser_sessions: in_batches!(db, browser_sessions::delete_ended, now - retention),
+        revoked_access_tokens: in_batches!(db, revoked_access_tokens::delete_expired, now),
+        rate_limit_buckets: in_batches!(db, rate_limits::delete_old, now - RATE_WINDOW_KEEP),
+        login_failures: in_batches!(db, login_failures::delete_stale, now - LOGIN_FAILURES_KEEP),
         audit_events: 0,
     };
     if let Some(keep) = settings.audit_retention {
         let cutoff: UnixTime = now - keep;
-        swept.audit_events = batches(|| audit_events::delete_older_than(db, cutoff, BATCH)).await?;
+        swept.audit_events = in_batches!(db, audit_events::delete_older_than, cutoff);
     }
     Ok(swept)
-}
-
-async fn batches<F, Fut>(mut delete: F) -> Result<u64, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<u64, StoreError>>,
-{
-    let mut total = 0;
-    for _ in 0..MAX_BATCHES {
-        let n = delete().await?;
-        total += n;
-        if n < u64::try_from(BATCH).unwrap_or(u64::MAX) {
-            break;
-        }
-    }
-    Ok(total)
 }
 
 /// Sweeps every `CLEANUP_INTERVAL_SECONDS` until the database pool closes.
@@ -137,7 +130,7 @@ pub fn spawn(state: AppState) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if state.db.pool().is_closed() {
+            if state.db.read().is_closed() {
                 break;
             }
             match sweep(&state).await {

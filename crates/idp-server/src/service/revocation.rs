@@ -64,16 +64,16 @@ async fn revoke_refresh(
     now: UnixTime,
 ) -> Result<Option<Revoked>, RevocationError> {
     let Some(record) =
-        refresh_tokens::find_by_hash(state.db.pool(), &SecretHash::of(token)).await?
+        refresh_tokens::find_by_hash(state.db.read(), &SecretHash::of(token)).await?
     else {
         return Ok(None);
     };
     if record.client_id != client.id {
         return Err(RevocationError::NotYourToken);
     }
-    let mut tx = state.db.begin_write().await?;
-    let ended = sessions::revoke(&mut *tx, record.session_id, now, EndReason::Revoked).await?;
-    refresh_tokens::revoke_for_session(&mut *tx, record.session_id, now).await?;
+    let mut tx = state.db.write().await?;
+    let ended = sessions::revoke(&mut tx, record.session_id, now, EndReason::Revoked).await?;
+    refresh_tokens::revoke_for_session(&mut tx, record.session_id, now).await?;
     let session = sessions::find(&mut *tx, record.session_id).await?;
     let mut events = Vec::new();
     if ended {
@@ -121,8 +121,8 @@ async fn revoke_access(
         .origin(origin)
         .detail("token_type", "access_token")
         .detail("jti", claims.jti.clone())];
-    let mut tx = state.db.begin_write().await?;
-    revoked_access_tokens::insert(&mut *tx, &claims.jti, expires_at, now).await?;
+    let mut tx = state.db.write().await?;
+    revoked_access_tokens::insert(&mut tx, &claims.jti, expires_at, now).await?;
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);

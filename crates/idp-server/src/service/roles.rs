@@ -18,7 +18,7 @@ pub type RoleWithPermissions = (Role, Vec<String>);
 
 pub async fn list_roles(state: &AppState) -> Result<Vec<RoleWithPermissions>, ManageError> {
     let mut out = Vec::new();
-    for role in roles::list(state.db.pool()).await? {
+    for role in roles::list(state.db.read()).await? {
         let permissions = granted(state, &role).await?;
         out.push((role, permissions));
     }
@@ -26,7 +26,7 @@ pub async fn list_roles(state: &AppState) -> Result<Vec<RoleWithPermissions>, Ma
 }
 
 pub async fn get_role(state: &AppState, id: RoleId) -> Result<RoleWithPermissions, ManageError> {
-    let role = roles::find(state.db.pool(), id).await?.ok_or(ManageError::NotFound("role"))?;
+    let role = roles::find(state.db.read(), id).await?.ok_or(ManageError::NotFound("role"))?;
     let permissions = granted(state, &role).await?;
     Ok((role, permissions))
 }
@@ -34,9 +34,9 @@ pub async fn get_role(state: &AppState, id: RoleId) -> Result<RoleWithPermission
 /// `Admin` grants every permission whatever its links say.
 async fn granted(state: &AppState, role: &Role) -> Result<Vec<String>, ManageError> {
     if role.name.eq_ignore_ascii_case(ADMIN_ROLE) {
-        Ok(permissions::list(state.db.pool()).await?.into_iter().map(|p| p.name).collect())
+        Ok(permissions::list(state.db.read()).await?.into_iter().map(|p| p.name).collect())
     } else {
-        Ok(roles::permissions_of_role(state.db.pool(), role.id).await?)
+        Ok(roles::permissions_of_role(state.db.read(), role.id).await?)
     }
 }
 
@@ -51,8 +51,8 @@ pub async fn create_role(
     let now = state.now();
     let role = Role { id: RoleId::new(), name, description, created_at: now };
     let events = [actor.event(EventKind::RoleCreated, now).detail("role", role.name.clone())];
-    let mut tx = state.db.begin_write().await?;
-    roles::insert(&mut *tx, &role)
+    let mut tx = state.db.write().await?;
+    roles::insert(&mut tx, &role)
         .await
         .map_err(|e| conflict(e, roles::NAME_INDEX, "A role with this name exists"))?;
     audit::write(&mut tx, &events).await?;
@@ -64,7 +64,7 @@ pub async fn create_role(
 /// Deleting a role changes its holders' roles, so their sessions end.
 pub async fn delete_role(state: &AppState, actor: &Actor, id: RoleId) -> Result<(), ManageError> {
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.write().await?;
     let role = roles::find(&mut *tx, id).await?.ok_or(ManageError::NotFound("role"))?;
     if [ADMIN_ROLE, DEFAULT_USER_ROLE].iter().any(|r| r.eq_ignore_ascii_case(&role.name)) {
         return Err(ManageError::Refused(format!(
@@ -74,10 +74,10 @@ pub async fn delete_role(state: &AppState, actor: &Actor, id: RoleId) -> Result<
     }
     let holders = roles::holders(&mut *tx, id).await?;
     for user in &holders {
-        users::invalidate_tokens(&mut *tx, *user, now).await?;
-        sessions::revoke_all_for_user(&mut *tx, *user, now, EndReason::RolesChanged).await?;
+        users::invalidate_tokens(&mut tx, *user, now).await?;
+        sessions::revoke_all_for_user(&mut tx, *user, now, EndReason::RolesChanged).await?;
     }
-    roles::delete(&mut *tx, id).await?;
+    roles::delete(&mut tx, id).await?;
     let events = [actor
         .event(EventKind::RoleDeleted, now)
         .detail("role", role.name)
@@ -97,7 +97,7 @@ pub async fn set_role_permissions(
     names: &[String],
 ) -> Result<RoleWithPermissions, ManageError> {
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.write().await?;
     let role = roles::find(&mut *tx, id).await?.ok_or(ManageError::NotFound("role"))?;
     let mut unknown = Vec::new();
     for name in names {
@@ -124,9 +124,9 @@ pub async fn set_role_permissions(
         tx.rollback().await?;
         return get_role(state, id).await;
     }
-    roles::clear_permissions(&mut *tx, id).await?;
+    roles::clear_permissions(&mut tx, id).await?;
     for name in &wanted {
-        roles::add_permission(&mut *tx, id, name).await?;
+        roles::add_permission(&mut tx, id, name).await?;
     }
     let events = [actor
         .event(EventKind::RolePermissionsChanged, now)
@@ -140,11 +140,11 @@ pub async fn set_role_permissions(
 }
 
 pub async fn list_permissions(state: &AppState) -> Result<Vec<Permission>, ManageError> {
-    Ok(permissions::list(state.db.pool()).await?)
+    Ok(permissions::list(state.db.read()).await?)
 }
 
 pub async fn get_permission(state: &AppState, id: PermissionId) -> Result<Permission, ManageError> {
-    permissions::find(state.db.pool(), id).await?.ok_or(ManageError::NotFound("permission"))
+    permissions::find(state.db.read(), id).await?.ok_or(ManageError::NotFound("permission"))
 }
 
 pub async fn create_permission(
@@ -160,8 +160,8 @@ pub async fn create_permission(
     let events = [actor
         .event(EventKind::PermissionCreated, now)
         .detail("permission", permission.name.clone())];
-    let mut tx = state.db.begin_write().await?;
-    permissions::insert(&mut *tx, &permission)
+    let mut tx = state.db.write().await?;
+    permissions::insert(&mut tx, &permission)
         .await
         .map_err(|e| conflict(e, permissions::NAME_INDEX, "A permission with this name exists"))?;
     audit::write(&mut tx, &events).await?;
@@ -178,7 +178,7 @@ pub async fn delete_permission(
     id: PermissionId,
 ) -> Result<(), ManageError> {
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.write().await?;
     let permission =
         permissions::find(&mut *tx, id).await?.ok_or(ManageError::NotFound("permission"))?;
     if seed::is_built_in_permission(&permission.name) {
@@ -196,7 +196,7 @@ pub async fn delete_permission(
             "You cannot delete a permission you do not hold",
         )
         .await?;
-    permissions::delete(&mut *tx, id).await?;
+    permissions::delete(&mut tx, id).await?;
     let events =
         [actor.event(EventKind::PermissionDeleted, now).detail("permission", permission.name)];
     audit::write(&mut tx, &events).await?;

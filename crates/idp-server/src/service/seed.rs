@@ -59,7 +59,7 @@ pub async fn seed(
 ) -> Result<Seeded, ManageError> {
     let now = state.now();
     let mut seeded = Seeded::default();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.write().await?;
     for (name, description) in
         [(ADMIN_ROLE, "Full administrative access"), (DEFAULT_USER_ROLE, "A registered user")]
     {
@@ -70,7 +70,7 @@ pub async fn seed(
                 description: Some(description.into()),
                 created_at: now,
             };
-            roles::insert(&mut *tx, &role).await?;
+            roles::insert(&mut tx, &role).await?;
             seeded.roles_created.push(name.into());
         }
     }
@@ -82,7 +82,7 @@ pub async fn seed(
                 description: Some((*description).into()),
                 created_at: now,
             };
-            permissions::insert(&mut *tx, &permission).await?;
+            permissions::insert(&mut tx, &permission).await?;
             seeded.permissions_created.push((*name).into());
         }
     }
@@ -90,15 +90,15 @@ pub async fn seed(
     // in the role's listing too.
     if let Some(admin) = roles::find_by_name(&mut *tx, ADMIN_ROLE).await? {
         for (name, _) in PERMISSIONS {
-            roles::add_permission(&mut *tx, admin.id, name).await?;
+            roles::add_permission(&mut tx, admin.id, name).await?;
         }
     }
     tx.commit().await?;
 
     let actor = Actor::cli();
-    seeded.admin = Some(match users::find_by_login(state.db.pool(), admin_username).await? {
+    seeded.admin = Some(match users::find_by_login(state.db.read(), admin_username).await? {
         Some(user) => {
-            let current = users::roles_of(state.db.pool(), user.id).await?;
+            let current = users::roles_of(state.db.read(), user.id).await?;
             let role_added = !current.iter().any(|r| r.eq_ignore_ascii_case(ADMIN_ROLE));
             if role_added {
                 let mut wanted = current;

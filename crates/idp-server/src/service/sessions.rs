@@ -41,8 +41,8 @@ pub async fn start(
     events: &[AuditEvent],
 ) -> Result<Option<(Session, PlainToken)>, StoreError> {
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    if !users::lock_unchanged(&mut *tx, new.user.id, new.user.security_stamp).await? {
+    let mut tx = state.db.write().await?;
+    if !users::lock_unchanged(&mut tx, new.user.id, new.user.security_stamp).await? {
         tx.rollback().await?;
         return Ok(None);
     }
@@ -67,8 +67,8 @@ pub async fn start(
         user_stamp: new.user.security_stamp,
     };
     let (record, token) = refresh_token_for(state, &session, new.client, None, now);
-    sessions::insert(&mut *tx, &session).await?;
-    refresh_tokens::insert(&mut *tx, &record, &token.hash()).await?;
+    sessions::insert(&mut tx, &session).await?;
+    refresh_tokens::insert(&mut tx, &record, &token.hash()).await?;
     let events: Vec<AuditEvent> =
         events.iter().cloned().map(|e| e.detail("session", session.id.to_string())).collect();
     audit::write(&mut tx, &events).await?;

@@ -23,7 +23,7 @@ use crate::state::AppState;
 pub type UserWithRoles = (User, Vec<String>);
 
 async fn with_roles(state: &AppState, user: User) -> Result<UserWithRoles, ManageError> {
-    let roles = users::roles_of(state.db.pool(), user.id).await?;
+    let roles = users::roles_of(state.db.read(), user.id).await?;
     Ok((user, roles))
 }
 
@@ -34,7 +34,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<(Vec<UserWithRoles>, i64), ManageError> {
     let (found, total) =
-        users::list(state.db.pool(), username_contains, users::Page { skip, limit }).await?;
+        users::list(state.db.read(), username_contains, users::Page { skip, limit }).await?;
     let mut items = Vec::with_capacity(found.len());
     for user in found {
         items.push(with_roles(state, user).await?);
@@ -44,13 +44,13 @@ pub async fn list(
 
 pub async fn get(state: &AppState, id: UserId) -> Result<UserWithRoles, ManageError> {
     let user =
-        users::find_by_id(state.db.pool(), id).await?.ok_or(ManageError::NotFound("user"))?;
+        users::find_by_id(state.db.read(), id).await?.ok_or(ManageError::NotFound("user"))?;
     with_roles(state, user).await
 }
 
 pub async fn find_by_login(state: &AppState, login: &str) -> Result<UserWithRoles, ManageError> {
     let user =
-        users::find_by_login(state.db.pool(), login).await?.ok_or(ManageError::NotFound("user"))?;
+        users::find_by_login(state.db.read(), login).await?.ok_or(ManageError::NotFound("user"))?;
     with_roles(state, user).await
 }
 
@@ -67,9 +67,9 @@ async fn end_sessions(
     now: UnixTime,
     reason: EndReason,
 ) -> Result<u64, StoreError> {
-    users::invalidate_tokens(&mut **tx, id, now).await?;
-    let ended = sessions::revoke_all_for_user(&mut **tx, id, now, reason).await?;
-    browser_sessions::end_all_for_user(&mut **tx, id, now).await?;
+    users::invalidate_tokens(tx, id, now).await?;
+    let ended = sessions::revoke_all_for_user(tx, id, now, reason).await?;
+    browser_sessions::end_all_for_user(tx, id, now).await?;
     Ok(ended)
 }
 
@@ -98,10 +98,10 @@ pub async fn create(
         .event(EventKind::UserCreated, now)
         .subject(user.id)
         .detail("username", user.username.clone())];
-    let mut tx = state.db.begin_write().await?;
-    users::insert(&mut *tx, &user).await.map_err(taken)?;
+    let mut tx = state.db.write().await?;
+    users::insert(&mut tx, &user).await.map_err(taken)?;
     for role in &new_roles {
-        roles::add_user(&mut *tx, role.id, user.id).await?;
+        roles::add_user(&mut tx, role.id, user.id).await?;
     }
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
@@ -141,9 +141,9 @@ pub async fn update(
     let held = may_manage(state, actor, id).await?;
     let disables_an_admin = change.disabled == Some(true) && is_admin(&held);
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.write().await?;
     if disables_an_admin {
-        roles::lock_by_name(&mut *tx, roles::ADMIN_ROLE).await?;
+        roles::lock_by_name(&mut tx, roles::ADMIN_ROLE).await?;
     }
     let mut user = users::find_by_id(&mut *tx, id).await?.ok_or(ManageError::NotFound("user"))?;
     let was_disabled = user.is_disabled();
@@ -171,7 +171,7 @@ pub async fn update(
         }
         _ => {}
     }
-    users::update_profile(&mut *tx, &user, now).await.map_err(taken)?;
+    users::update_profile(&mut tx, &user, now).await.map_err(taken)?;
     if disables_an_admin {
         keep_an_administrator(&mut tx, "disable").await?;
     }
@@ -186,11 +186,11 @@ pub async fn delete(state: &AppState, actor: &Actor, id: UserId) -> Result<(), M
     let deletes_an_admin = is_admin(&held);
     let now = state.now();
     let events = [actor.event(EventKind::UserDeleted, now).subject(id)];
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.write().await?;
     if deletes_an_admin {
-        roles::lock_by_name(&mut *tx, roles::ADMIN_ROLE).await?;
+        roles::lock_by_name(&mut tx, roles::ADMIN_ROLE).await?;
     }
-    if !users::delete(&mut *tx, id).await? {
+    if !users::delete(&mut tx, id).await? {
         return Err(ManageError::NotFound("user"));
     }
     if deletes_an_admin {
@@ -216,15 +216,15 @@ pub async fn set_roles(
     let demotes_an_admin = is_admin(&held)
         && !new_roles.iter().any(|r| r.name.eq_ignore_ascii_case(roles::ADMIN_ROLE));
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.write().await?;
     if demotes_an_admin {
-        roles::lock_by_name(&mut *tx, roles::ADMIN_ROLE).await?;
+        roles::lock_by_name(&mut tx, roles::ADMIN_ROLE).await?;
     }
     let user = users::find_by_id(&mut *tx, id).await?.ok_or(ManageError::NotFound("user"))?;
     let before = users::roles_of(&mut *tx, id).await?;
-    users::clear_roles(&mut *tx, id).await?;
+    users::clear_roles(&mut tx, id).await?;
     for role in &new_roles {
-        roles::add_user(&mut *tx, role.id, id).await?;
+        roles::add_user(&mut tx, role.id, id).await?;
     }
     let after = users::roles_of(&mut *tx, id).await?;
     if demotes_an_admin {
@@ -258,7 +258,7 @@ pub async fn set_password(
 ) -> Result<(), ManageError> {
     use idp_core::ExposeSecret as _;
     let user =
-        users::find_by_id(state.db.pool(), id).await?.ok_or(ManageError::NotFound("user"))?;
+        users::find_by_id(state.db.read(), id).await?.ok_or(ManageError::NotFound("user"))?;
     may_manage(state, actor, id).await?;
     if let Err(message) =
         validation::new_password(password.expose_secret(), &user.username, &user.email)
@@ -276,8 +276,8 @@ async fn store_password(
     hash: &str,
 ) -> Result<(), ManageError> {
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    if !users::set_password(&mut *tx, id, hash, now).await? {
+    let mut tx = state.db.write().await?;
+    if !users::set_password(&mut tx, id, hash, now).await? {
         return Err(ManageError::NotFound("user"));
     }
     let ended = end_sessions(&mut tx, id, now, EndReason::PasswordChanged).await?;
@@ -346,13 +346,13 @@ pub async fn sessions_of(
     id: UserId,
     active_only: bool,
 ) -> Result<Vec<Session>, ManageError> {
-    if users::find_by_id(state.db.pool(), id).await?.is_none() {
+    if users::find_by_id(state.db.read(), id).await?.is_none() {
         return Err(ManageError::NotFound("user"));
     }
     if active_only {
-        Ok(sessions::list_active_for_user(state.db.pool(), id, state.now()).await?)
+        Ok(sessions::list_active_for_user(state.db.read(), id, state.now()).await?)
     } else {
-        Ok(sessions::list_for_user(state.db.pool(), id).await?)
+        Ok(sessions::list_for_user(state.db.read(), id).await?)
     }
 }
 
@@ -365,13 +365,13 @@ pub async fn end_session(
 ) -> Result<(), ManageError> {
     may_manage(state, actor, user).await?;
     let now = state.now();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.write().await?;
     match sessions::find(&mut *tx, session).await? {
         Some(found) if found.user_id == user => {}
         _ => return Err(ManageError::NotFound("session")),
     }
-    let ended = sessions::revoke(&mut *tx, session, now, EndReason::AdminRevoked).await?;
-    refresh_tokens::revoke_for_session(&mut *tx, session, now).await?;
+    let ended = sessions::revoke(&mut tx, session, now, EndReason::AdminRevoked).await?;
+    refresh_tokens::revoke_for_session(&mut tx, session, now).await?;
     let events: Vec<_> = if ended {
         vec![
             actor
@@ -401,14 +401,14 @@ async fn may_manage(
     actor: &Actor,
     target: UserId,
 ) -> Result<Vec<String>, ManageError> {
-    let held = users::roles_of(state.db.pool(), target).await?;
+    let held = users::roles_of(state.db.read(), target).await?;
     if actor.is(target) {
         return Ok(held);
     }
     if is_admin(&held) {
         actor.require_admin(state, "change an administrator's account").await?;
     }
-    let permissions = roles::permissions_of(state.db.pool(), target, &held).await?;
+    let permissions = roles::permissions_of(state.db.read(), target, &held).await?;
     actor
         .require_holds(
             state,
@@ -436,7 +436,7 @@ async fn may_assign(
         if role.name.eq_ignore_ascii_case(roles::ADMIN_ROLE) {
             actor.require_admin(state, "assign the Admin role").await?;
         }
-        granted.extend(roles::permissions_of_role(state.db.pool(), role.id).await?);
+        granted.extend(roles::permissions_of_role(state.db.read(), role.id).await?);
     }
     actor.require_holds(state, &granted, "You cannot grant permissions you do not hold").await
 }
@@ -451,7 +451,7 @@ async fn resolve_roles(state: &AppState, names: &[String]) -> Result<Vec<Role>, 
             unknown.push(name.as_str());
             continue;
         }
-        match roles::find_by_name(state.db.pool(), name).await? {
+        match roles::find_by_name(state.db.read(), name).await? {
             Some(role) if !found.iter().any(|r| r.id == role.id) => found.push(role),
             Some(_) => {}
             None => unknown.push(name.as_str()),

@@ -1,6 +1,7 @@
 //! `audit_events`: append-only.
 
 use idp_core::audit::AuditEvent;
+use sqlx::AnyConnection;
 use sqlx::any::{Any, AnyArguments, AnyExecutor};
 use sqlx::query::Query;
 
@@ -11,7 +12,7 @@ const INSERT: &str = "INSERT INTO audit_events \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 /// Writes one event; call it inside the transaction of the change it records.
-pub async fn insert<'e>(db: impl AnyExecutor<'e>, event: &AuditEvent) -> Result<(), StoreError> {
+pub async fn insert(db: &mut AnyConnection, event: &AuditEvent) -> Result<(), StoreError> {
     bind(sqlx::query(INSERT), event).execute(db).await?;
     Ok(())
 }
@@ -41,8 +42,8 @@ const DELETE_OLDER_THAN: &str = "DELETE FROM audit_events WHERE id IN \
     (SELECT id FROM audit_events WHERE occurred_at < $1 LIMIT $2)";
 
 /// Deletes up to `limit` events that occurred before `cutoff`.
-pub async fn delete_older_than<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn delete_older_than(
+    db: &mut AnyConnection,
     cutoff: idp_core::clock::UnixTime,
     limit: i64,
 ) -> Result<u64, StoreError> {

@@ -4,6 +4,7 @@ use idp_core::clock::UnixTime;
 use idp_core::ids::{AuthorizationCodeId, BrowserSessionId, ClientId, SessionId, UserId};
 use idp_core::secret_hash::SecretHash;
 use idp_core::user::SecurityStamp;
+use sqlx::AnyConnection;
 use sqlx::any::AnyExecutor;
 
 use super::{opt_time, parse_id, time};
@@ -95,8 +96,8 @@ const INSERT: &str = "INSERT INTO authorization_codes (id, code_hash, client_id,
     redirect_uri, scope, nonce, code_challenge, code_challenge_method, resource, auth_time, created_at, expires_at, \
     user_stamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
-pub async fn insert<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn insert(
+    db: &mut AnyConnection,
     code: &AuthorizationCode,
     hash: &SecretHash,
 ) -> Result<(), StoreError> {
@@ -129,8 +130,8 @@ const CONSUME: &str = concat!(
 );
 
 /// Consumes a live code; `None` for unknown, expired or already used ones.
-pub async fn consume<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn consume(
+    db: &mut AnyConnection,
     hash: &SecretHash,
     now: UnixTime,
 ) -> Result<Option<AuthorizationCode>, StoreError> {
@@ -155,8 +156,8 @@ const SET_ISSUED_SESSION: &str =
     "UPDATE authorization_codes SET issued_session_id = $2 WHERE id = $1";
 
 /// Records the session the redemption created, to revoke it on replay.
-pub async fn set_issued_session<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn set_issued_session(
+    db: &mut AnyConnection,
     id: AuthorizationCodeId,
     session: SessionId,
 ) -> Result<(), StoreError> {
@@ -173,8 +174,8 @@ const DELETE_EXPIRED: &str = "DELETE FROM authorization_codes WHERE id IN \
 
 /// Deletes up to `limit` codes that expired before `cutoff` (kept a while
 /// past expiry so a late replay still revokes what the code issued).
-pub async fn delete_expired<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn delete_expired(
+    db: &mut AnyConnection,
     cutoff: UnixTime,
     limit: i64,
 ) -> Result<u64, StoreError> {

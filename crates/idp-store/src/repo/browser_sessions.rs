@@ -5,6 +5,7 @@
 use idp_core::clock::UnixTime;
 use idp_core::ids::{BrowserSessionId, UserId};
 use idp_core::user::SecurityStamp;
+use sqlx::AnyConnection;
 use sqlx::any::AnyExecutor;
 
 use super::{opt_time, parse_id, time};
@@ -56,8 +57,8 @@ const INSERT: &str = "INSERT INTO browser_sessions \
     (id, user_id, auth_time, created_at, last_seen_at, expires_at, ended_at, ip, user_agent, \
      user_stamp) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9)";
 
-pub async fn insert<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn insert(
+    db: &mut AnyConnection,
     s: &BrowserSession,
     ip: Option<&str>,
     user_agent: Option<&str>,
@@ -95,8 +96,8 @@ pub async fn find_active<'e>(
 
 const END: &str = "UPDATE browser_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL";
 
-pub async fn end<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn end(
+    db: &mut AnyConnection,
     id: BrowserSessionId,
     now: UnixTime,
 ) -> Result<bool, StoreError> {
@@ -109,8 +110,8 @@ const END_ALL_FOR_USER: &str =
 
 /// Ends the user's browser sign-ins; part of ending all of the user's
 /// sessions (password, role or status change).
-pub async fn end_all_for_user<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn end_all_for_user(
+    db: &mut AnyConnection,
     user: UserId,
     now: UnixTime,
 ) -> Result<u64, StoreError> {
@@ -125,8 +126,8 @@ pub async fn end_all_for_user<'e>(
 const DELETE_ENDED: &str = "DELETE FROM browser_sessions WHERE id IN \
     (SELECT id FROM browser_sessions WHERE expires_at < $1 OR ended_at < $1 LIMIT $2)";
 
-pub async fn delete_ended<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn delete_ended(
+    db: &mut AnyConnection,
     cutoff: UnixTime,
     limit: i64,
 ) -> Result<u64, StoreError> {

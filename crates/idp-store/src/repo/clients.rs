@@ -7,6 +7,7 @@ use idp_core::clock::UnixTime;
 use idp_core::ids::{ClientId, SessionId};
 use idp_core::jose::Algorithm;
 use idp_core::secret_hash::SecretHash;
+use sqlx::AnyConnection;
 use sqlx::any::AnyExecutor;
 
 use super::sessions::AccessStatus;
@@ -141,7 +142,7 @@ const INSERT: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 );
 
-pub async fn insert<'e>(db: impl AnyExecutor<'e>, client: &Client) -> Result<(), StoreError> {
+pub async fn insert(db: &mut AnyConnection, client: &Client) -> Result<(), StoreError> {
     let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
     sqlx::query(INSERT)
         .bind(client.id.as_str())
@@ -175,7 +176,7 @@ const UPDATE: &str = "UPDATE oauth_clients SET name = $2, redirect_uris = $3, po
     updated_at = $10, id_token_signed_response_alg = $11 WHERE id = $1";
 
 /// Writes everything but the type and the secret.
-pub async fn update<'e>(db: impl AnyExecutor<'e>, client: &Client) -> Result<bool, StoreError> {
+pub async fn update(db: &mut AnyConnection, client: &Client) -> Result<bool, StoreError> {
     let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
     let done = sqlx::query(UPDATE)
         .bind(client.id.as_str())
@@ -196,8 +197,8 @@ pub async fn update<'e>(db: impl AnyExecutor<'e>, client: &Client) -> Result<boo
 
 const SET_SECRET: &str = "UPDATE oauth_clients SET secret_hash = $2, updated_at = $3 WHERE id = $1";
 
-pub async fn set_secret<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn set_secret(
+    db: &mut AnyConnection,
     id: &str,
     hash: &SecretHash,
     now: UnixTime,
@@ -214,7 +215,7 @@ pub async fn set_secret<'e>(
 const DELETE: &str = "DELETE FROM oauth_clients WHERE id = $1";
 
 /// Deletes the client; its sessions, codes and consents go with it.
-pub async fn delete<'e>(db: impl AnyExecutor<'e>, id: &str) -> Result<bool, StoreError> {
+pub async fn delete(db: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
     let done = sqlx::query(DELETE).bind(id).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }

@@ -3,6 +3,7 @@
 use idp_core::clock::UnixTime;
 use idp_core::ids::UserId;
 use idp_core::scope::Scope;
+use sqlx::AnyConnection;
 use sqlx::any::AnyExecutor;
 
 use crate::StoreError;
@@ -44,8 +45,8 @@ const SET_SCOPE: &str =
 
 /// Takes the consent row for the rest of the transaction (creating it
 /// empty if missing) and returns the scope it holds.
-pub async fn claim<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn claim(
+    db: &mut AnyConnection,
     user: UserId,
     client: &str,
     now: UnixTime,
@@ -60,8 +61,8 @@ pub async fn claim<'e>(
 }
 
 /// Replaces the scope of a row [`claim`]ed in the same transaction.
-pub async fn set_scope<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn set_scope(
+    db: &mut AnyConnection,
     user: UserId,
     client: &str,
     scope: &Scope,

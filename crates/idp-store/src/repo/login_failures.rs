@@ -4,6 +4,7 @@
 //! submitted name no user has (see `idp_server::service::lockout::Key`).
 
 use idp_core::clock::UnixTime;
+use sqlx::AnyConnection;
 use sqlx::any::AnyExecutor;
 
 use super::opt_time;
@@ -40,8 +41,8 @@ const RECORD_FAILURE: &str = "INSERT INTO login_failures (username, failures, lo
        updated_at = $2 \
      RETURNING failures, lockouts";
 
-pub async fn record_failure<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn record_failure(
+    db: &mut AnyConnection,
     username: &str,
     now: UnixTime,
     stale_before: UnixTime,
@@ -59,8 +60,8 @@ const LOCK: &str = "UPDATE login_failures SET locked_until = $2, lockouts = lock
                     WHERE username = $1";
 
 /// Starts a lockout that ends at `until`.
-pub async fn lock<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn lock(
+    db: &mut AnyConnection,
     username: &str,
     until: UnixTime,
 ) -> Result<(), StoreError> {
@@ -71,7 +72,7 @@ pub async fn lock<'e>(
 const CLEAR: &str = "DELETE FROM login_failures WHERE username = $1";
 
 /// A successful login forgets the failures.
-pub async fn clear<'e>(db: impl AnyExecutor<'e>, username: &str) -> Result<(), StoreError> {
+pub async fn clear(db: &mut AnyConnection, username: &str) -> Result<(), StoreError> {
     sqlx::query(CLEAR).bind(username).execute(db).await?;
     Ok(())
 }
@@ -80,8 +81,8 @@ const DELETE_STALE: &str = "DELETE FROM login_failures WHERE username IN \
     (SELECT username FROM login_failures WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $1) LIMIT $2)";
 
 /// Deletes up to `limit` counters untouched since `cutoff` and not locked.
-pub async fn delete_stale<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn delete_stale(
+    db: &mut AnyConnection,
     cutoff: UnixTime,
     limit: i64,
 ) -> Result<u64, StoreError> {

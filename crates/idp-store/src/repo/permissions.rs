@@ -2,6 +2,7 @@
 
 use idp_core::clock::UnixTime;
 use idp_core::ids::PermissionId;
+use sqlx::AnyConnection;
 use sqlx::any::AnyExecutor;
 
 use super::{parse_id, time};
@@ -42,7 +43,7 @@ const INSERT: &str =
     "INSERT INTO permissions (id, name, description, created_at) VALUES ($1, $2, $3, $4)";
 
 /// A taken name is a [`StoreError::UniqueViolation`] on [`NAME_INDEX`].
-pub async fn insert<'e>(db: impl AnyExecutor<'e>, p: &Permission) -> Result<(), StoreError> {
+pub async fn insert(db: &mut AnyConnection, p: &Permission) -> Result<(), StoreError> {
     sqlx::query(INSERT)
         .bind(p.id.to_string())
         .bind(&p.name)
@@ -83,7 +84,7 @@ pub async fn find_by_name<'e>(
 
 const DELETE: &str = "DELETE FROM permissions WHERE id = $1";
 
-pub async fn delete<'e>(db: impl AnyExecutor<'e>, id: PermissionId) -> Result<bool, StoreError> {
+pub async fn delete(db: &mut AnyConnection, id: PermissionId) -> Result<bool, StoreError> {
     let done = sqlx::query(DELETE).bind(id.to_string()).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }

@@ -1,7 +1,7 @@
 //! `rate_limit_buckets`: fixed-window request counters, shared by every node.
 
 use idp_core::clock::UnixTime;
-use sqlx::any::AnyExecutor;
+use sqlx::AnyConnection;
 
 use crate::StoreError;
 
@@ -10,8 +10,8 @@ const HIT: &str = "INSERT INTO rate_limit_buckets (bucket, window_start, hits) V
                    RETURNING hits";
 
 /// Counts one request in `bucket`'s window and returns the window's count.
-pub async fn hit<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn hit(
+    db: &mut AnyConnection,
     bucket: &str,
     window_start: UnixTime,
 ) -> Result<i64, StoreError> {
@@ -24,8 +24,8 @@ const DELETE_OLD: &str = "DELETE FROM rate_limit_buckets WHERE (bucket, window_s
     (SELECT bucket, window_start FROM rate_limit_buckets WHERE window_start < $1 LIMIT $2)";
 
 /// Deletes up to `limit` windows that started before `cutoff`.
-pub async fn delete_old<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn delete_old(
+    db: &mut AnyConnection,
     cutoff: UnixTime,
     limit: i64,
 ) -> Result<u64, StoreError> {

@@ -6,6 +6,7 @@ use idp_core::ids::{ClientId, RefreshTokenId, SessionId};
 use idp_core::secret_hash::SecretHash;
 use idp_core::session::{Session, UserStanding};
 use idp_core::user::SecurityStamp;
+use sqlx::AnyConnection;
 use sqlx::Row as _;
 use sqlx::any::{Any, AnyArguments, AnyExecutor};
 use sqlx::query::Query;
@@ -57,8 +58,8 @@ const INSERT: &str = "INSERT INTO refresh_tokens \
     (id, token_hash, session_id, parent_id, client_id, issued_at, expires_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-pub async fn insert<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn insert(
+    db: &mut AnyConnection,
     token: &RefreshToken,
     hash: &SecretHash,
 ) -> Result<(), StoreError> {
@@ -87,8 +88,8 @@ const CONSUME: &str = concat!(
 
 /// Consumes a live token. `None` means unknown, expired, revoked, or already
 /// consumed — [`find_by_hash`] tells which.
-pub async fn consume<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn consume(
+    db: &mut AnyConnection,
     hash: &SecretHash,
     now: UnixTime,
 ) -> Result<Option<RefreshToken>, StoreError> {
@@ -291,8 +292,8 @@ const REVOKE_LIVE_CHILDREN: &str = "UPDATE refresh_tokens SET revoked_at = $2 \
     WHERE parent_id = $1 AND consumed_at IS NULL AND revoked_at IS NULL";
 
 /// Revokes the unused successor(s) of a token; returns how many there were.
-pub async fn revoke_live_children<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn revoke_live_children(
+    db: &mut AnyConnection,
     parent: RefreshTokenId,
     now: UnixTime,
 ) -> Result<u64, StoreError> {
@@ -308,8 +309,8 @@ const REVOKE_FOR_SESSION: &str = "UPDATE refresh_tokens SET revoked_at = $2 WHER
 
 /// Marks the family's live tokens revoked (the session's own revocation
 /// already stops them; this keeps each token's state truthful).
-pub async fn revoke_for_session<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn revoke_for_session(
+    db: &mut AnyConnection,
     session: SessionId,
     now: UnixTime,
 ) -> Result<u64, StoreError> {
@@ -327,8 +328,8 @@ const DELETE_EXPIRED: &str = "DELETE FROM refresh_tokens WHERE id IN \
 /// Deletes up to `limit` tokens that expired before `cutoff` — consumed ones
 /// included: until then they are kept, so that a replay is recognised as
 /// reuse.
-pub async fn delete_expired<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn delete_expired(
+    db: &mut AnyConnection,
     cutoff: UnixTime,
     limit: i64,
 ) -> Result<u64, StoreError> {

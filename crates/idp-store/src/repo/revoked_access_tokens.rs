@@ -1,7 +1,7 @@
 //! `revoked_access_tokens`: access tokens revoked before their expiry.
 
 use idp_core::clock::UnixTime;
-use sqlx::any::AnyExecutor;
+use sqlx::AnyConnection;
 
 use crate::StoreError;
 
@@ -10,8 +10,8 @@ const INSERT: &str = "INSERT INTO revoked_access_tokens (jti, expires_at, revoke
 
 /// Records a revoked `jti` until `expires_at`, after which the token is dead
 /// anyway and the row can be swept.
-pub async fn insert<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn insert(
+    db: &mut AnyConnection,
     jti: &str,
     expires_at: UnixTime,
     now: UnixTime,
@@ -29,8 +29,8 @@ const DELETE_EXPIRED: &str = "DELETE FROM revoked_access_tokens WHERE jti IN \
     (SELECT jti FROM revoked_access_tokens WHERE expires_at < $1 LIMIT $2)";
 
 /// Deletes up to `limit` entries whose token expired before `cutoff`.
-pub async fn delete_expired<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn delete_expired(
+    db: &mut AnyConnection,
     cutoff: UnixTime,
     limit: i64,
 ) -> Result<u64, StoreError> {

@@ -2,6 +2,7 @@
 
 use idp_core::clock::UnixTime;
 use idp_core::ids::{RoleId, UserId};
+use sqlx::AnyConnection;
 use sqlx::any::AnyExecutor;
 
 use super::{parse_id, time};
@@ -54,7 +55,7 @@ const INSERT: &str =
     "INSERT INTO roles (id, name, description, created_at) VALUES ($1, $2, $3, $4)";
 
 /// A taken name is a [`StoreError::UniqueViolation`] on [`NAME_INDEX`].
-pub async fn insert<'e>(db: impl AnyExecutor<'e>, role: &Role) -> Result<(), StoreError> {
+pub async fn insert(db: &mut AnyConnection, role: &Role) -> Result<(), StoreError> {
     sqlx::query(INSERT)
         .bind(role.id.to_string())
         .bind(&role.name)
@@ -92,7 +93,7 @@ pub async fn find_by_name<'e>(
 
 const DELETE: &str = "DELETE FROM roles WHERE id = $1";
 
-pub async fn delete<'e>(db: impl AnyExecutor<'e>, id: RoleId) -> Result<bool, StoreError> {
+pub async fn delete(db: &mut AnyConnection, id: RoleId) -> Result<bool, StoreError> {
     let done = sqlx::query(DELETE).bind(id.to_string()).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
@@ -108,8 +109,8 @@ pub async fn holders<'e>(db: impl AnyExecutor<'e>, id: RoleId) -> Result<Vec<Use
 const ADD_USER: &str =
     "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
-pub async fn add_user<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn add_user(
+    db: &mut AnyConnection,
     role: RoleId,
     user: UserId,
 ) -> Result<(), StoreError> {
@@ -131,7 +132,7 @@ pub async fn permissions_of_role<'e>(
 
 const CLEAR_PERMISSIONS: &str = "DELETE FROM role_permissions WHERE role_id = $1";
 
-pub async fn clear_permissions<'e>(db: impl AnyExecutor<'e>, id: RoleId) -> Result<(), StoreError> {
+pub async fn clear_permissions(db: &mut AnyConnection, id: RoleId) -> Result<(), StoreError> {
     sqlx::query(CLEAR_PERMISSIONS).bind(id.to_string()).execute(db).await?;
     Ok(())
 }
@@ -141,8 +142,8 @@ const ADD_PERMISSION: &str = "INSERT INTO role_permissions (role_id, permission_
 
 /// Links the named permission; false when no such permission exists (or it
 /// was linked already).
-pub async fn add_permission<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn add_permission(
+    db: &mut AnyConnection,
     id: RoleId,
     permission: &str,
 ) -> Result<bool, StoreError> {
@@ -178,7 +179,7 @@ pub async fn permissions_of<'e>(
 const LOCK_BY_NAME: &str = "UPDATE roles SET name = name WHERE lower(name) = lower($1)";
 
 /// Locks the role's row until the transaction ends.
-pub async fn lock_by_name<'e>(db: impl AnyExecutor<'e>, name: &str) -> Result<(), StoreError> {
+pub async fn lock_by_name(db: &mut AnyConnection, name: &str) -> Result<(), StoreError> {
     sqlx::query(LOCK_BY_NAME).bind(name).execute(db).await?;
     Ok(())
 }

@@ -4,6 +4,7 @@ use idp_core::clock::UnixTime;
 use idp_core::ids::{ClientId, SessionId, UserId};
 use idp_core::session::{EndReason, Session};
 use idp_core::user::SecurityStamp;
+use sqlx::AnyConnection;
 use sqlx::any::AnyExecutor;
 
 use super::{json_list, opt_time, parse_id, time, to_json_list};
@@ -67,7 +68,7 @@ const INSERT: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 );
 
-pub async fn insert<'e>(db: impl AnyExecutor<'e>, s: &Session) -> Result<(), StoreError> {
+pub async fn insert(db: &mut AnyConnection, s: &Session) -> Result<(), StoreError> {
     sqlx::query(INSERT)
         .bind(s.id.to_string())
         .bind(s.user_id.to_string())
@@ -95,8 +96,8 @@ const TOUCH_ACTIVE: &str = concat!(
 
 /// Marks an active session used and returns it; `None` when it is revoked,
 /// past its absolute lifetime, or unknown.
-pub async fn touch_active<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn touch_active(
+    db: &mut AnyConnection,
     id: SessionId,
     now: UnixTime,
 ) -> Result<Option<Session>, StoreError> {
@@ -123,8 +124,8 @@ const REVOKE: &str =
 
 /// Ends one session (and so its refresh-token family and the access tokens
 /// bound to it). Returns false when it was already ended or is unknown.
-pub async fn revoke<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn revoke(
+    db: &mut AnyConnection,
     id: SessionId,
     now: UnixTime,
     reason: EndReason,
@@ -141,8 +142,8 @@ pub async fn revoke<'e>(
 const REVOKE_ALL_FOR_USER: &str = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL";
 
 /// Ends every session of a user; returns how many were still active.
-pub async fn revoke_all_for_user<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn revoke_all_for_user(
+    db: &mut AnyConnection,
     user_id: UserId,
     now: UnixTime,
     reason: EndReason,
@@ -207,8 +208,8 @@ const DELETE_ENDED: &str = "DELETE FROM sessions WHERE id IN \
 
 /// Deletes up to `limit` sessions that ended (expired or revoked) before
 /// `cutoff`, with their refresh tokens (ON DELETE CASCADE).
-pub async fn delete_ended<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn delete_ended(
+    db: &mut AnyConnection,
     cutoff: UnixTime,
     limit: i64,
 ) -> Result<u64, StoreError> {

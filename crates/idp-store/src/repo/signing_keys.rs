@@ -2,6 +2,7 @@
 //! reach this module; it never sees key material in the clear.
 
 use idp_core::clock::UnixTime;
+use sqlx::AnyConnection;
 use sqlx::any::AnyExecutor;
 
 use super::{opt_time, time};
@@ -96,7 +97,7 @@ const INSERT: &str = concat!(
 
 /// Adds an active key; a key with the same kid already present is left as
 /// it is (returns false).
-pub async fn insert<'e>(db: impl AnyExecutor<'e>, key: &StoredKey) -> Result<bool, StoreError> {
+pub async fn insert(db: &mut AnyConnection, key: &StoredKey) -> Result<bool, StoreError> {
     let done = sqlx::query(INSERT)
         .bind(&key.kid)
         .bind(&key.alg)
@@ -115,8 +116,8 @@ const RETIRE_OTHERS: &str = "UPDATE signing_keys SET state = 'retired', retired_
 /// Retires every active `alg` key but `keep` (keys of other algorithms
 /// sign other tokens and stay); they stay published until `expires_at`,
 /// when no token they signed can still be valid.
-pub async fn retire_others<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn retire_others(
+    db: &mut AnyConnection,
     alg: &str,
     keep: &str,
     now: UnixTime,
@@ -137,8 +138,8 @@ const RETIRE_ALGORITHM: &str = "UPDATE signing_keys SET state = 'retired', retir
 
 /// Retires every active key of `alg`, an algorithm no longer in use (after
 /// a change of ALGORITHM); they stay published until `expires_at`.
-pub async fn retire_algorithm<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn retire_algorithm(
+    db: &mut AnyConnection,
     alg: &str,
     now: UnixTime,
     expires_at: UnixTime,
@@ -157,7 +158,7 @@ const REACTIVATE: &str =
 
 /// Makes a known key active again (the operator put an older
 /// PRIVATE_KEY_PATH back).
-pub async fn reactivate<'e>(db: impl AnyExecutor<'e>, kid: &str) -> Result<(), StoreError> {
+pub async fn reactivate(db: &mut AnyConnection, kid: &str) -> Result<(), StoreError> {
     sqlx::query(REACTIVATE).bind(kid).execute(db).await?;
     Ok(())
 }
@@ -169,8 +170,8 @@ const RESEAL: &str =
 
 /// Replaces a key's sealed private half (`SECRET_KEY` rotation). `false`
 /// when another node re-sealed it first.
-pub async fn reseal<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn reseal(
+    db: &mut AnyConnection,
     kid: &str,
     old_sealed: &str,
     new_sealed: &str,

@@ -3,6 +3,7 @@
 use idp_core::clock::UnixTime;
 use idp_core::ids::{SessionId, UserId};
 use idp_core::user::{SecurityStamp, User};
+use sqlx::AnyConnection;
 use sqlx::any::AnyExecutor;
 
 use super::sessions::AccessStatus;
@@ -63,7 +64,7 @@ const INSERT: &str = concat!(
 
 /// Inserts a user; a taken username or email is a
 /// [`StoreError::UniqueViolation`] naming [`USERNAME_INDEX`] or [`EMAIL_INDEX`].
-pub async fn insert<'e>(db: impl AnyExecutor<'e>, user: &User) -> Result<(), StoreError> {
+pub async fn insert(db: &mut AnyConnection, user: &User) -> Result<(), StoreError> {
     sqlx::query(INSERT)
         .bind(user.id.to_string())
         .bind(&user.username)
@@ -178,8 +179,8 @@ const UPDATE_PASSWORD_HASH: &str =
 /// Replaces `checked` with `hash`, a new hash of the same password (an
 /// outdated hash re-hashed at login), without ending sessions. Does nothing
 /// when the password changed since `checked` was read.
-pub async fn update_password_hash<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn update_password_hash(
+    db: &mut AnyConnection,
     id: UserId,
     checked: &str,
     hash: &str,
@@ -211,8 +212,8 @@ const LOCK_UNCHANGED: &str = "UPDATE users SET security_stamp = security_stamp \
 /// ends the sessions after, under the same row lock; so either this
 /// transaction runs first and its session is ended by the change, or the
 /// change runs first and this returns `false`.
-pub async fn lock_unchanged<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn lock_unchanged(
+    db: &mut AnyConnection,
     id: UserId,
     stamp: SecurityStamp,
 ) -> Result<bool, StoreError> {
@@ -236,8 +237,8 @@ const ADD_ROLE_BY_NAME: &str = "INSERT INTO user_roles (user_id, role_id) \
 
 /// Gives the user the named role; returns false when no such role exists
 /// or the user already had it.
-pub async fn add_role_by_name<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn add_role_by_name(
+    db: &mut AnyConnection,
     id: UserId,
     role: &str,
 ) -> Result<bool, StoreError> {
@@ -299,8 +300,8 @@ const UPDATE_PROFILE: &str =
 
 /// Writes name, email and the disabled instant; a taken email is a
 /// [`StoreError::UniqueViolation`] on [`EMAIL_INDEX`].
-pub async fn update_profile<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn update_profile(
+    db: &mut AnyConnection,
     user: &User,
     now: UnixTime,
 ) -> Result<bool, StoreError> {
@@ -319,8 +320,8 @@ const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2, updated_at = $3
 
 /// A new password. The caller ends the user's sessions in the same
 /// transaction ([`invalidate_tokens`] and the rest).
-pub async fn set_password<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn set_password(
+    db: &mut AnyConnection,
     id: UserId,
     hash: &str,
     now: UnixTime,
@@ -340,8 +341,8 @@ const INVALIDATE_TOKENS: &str = "UPDATE users SET tokens_valid_after = $2, updat
 /// Moves the user's security stamp and refuses every access token of the
 /// user issued before `now`; the first step of ending all of the user's
 /// sessions (it takes the row lock that [`lock_unchanged`] waits for).
-pub async fn invalidate_tokens<'e>(
-    db: impl AnyExecutor<'e>,
+pub async fn invalidate_tokens(
+    db: &mut AnyConnection,
     id: UserId,
     now: UnixTime,
 ) -> Result<(), StoreError> {
@@ -352,7 +353,7 @@ pub async fn invalidate_tokens<'e>(
 const DELETE: &str = "DELETE FROM users WHERE id = $1";
 
 /// Deletes the user; sessions, tokens, codes and role links go with it.
-pub async fn delete<'e>(db: impl AnyExecutor<'e>, id: UserId) -> Result<bool, StoreError> {
+pub async fn delete(db: &mut AnyConnection, id: UserId) -> Result<bool, StoreError> {
     let done = sqlx::query(DELETE).bind(id.to_string()).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
@@ -360,7 +361,7 @@ pub async fn delete<'e>(db: impl AnyExecutor<'e>, id: UserId) -> Result<bool, St
 const CLEAR_ROLES: &str = "DELETE FROM user_roles WHERE user_id = $1";
 
 /// Removes every role of the user (before setting a new list).
-pub async fn clear_roles<'e>(db: impl AnyExecutor<'e>, id: UserId) -> Result<(), StoreError> {
+pub async fn clear_roles(db: &mut AnyConnection, id: UserId) -> Result<(), StoreError> {
     sqlx::query(CLEAR_ROLES).bind(id.to_string()).execute(db).await?;
     Ok(())
 }

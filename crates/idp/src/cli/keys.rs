@@ -43,7 +43,7 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
 
 #[allow(clippy::print_stdout)] // command output
 async fn list(db: &Db) -> Result<(), Failure> {
-    let keys = signing_keys::all(db.pool()).await.map_err(|e| Failure::failed(e.to_string()))?;
+    let keys = signing_keys::all(db.read()).await.map_err(|e| Failure::failed(e.to_string()))?;
     if keys.is_empty() {
         println!("No signing keys yet; `idp serve` creates one on first start.");
         return Ok(());

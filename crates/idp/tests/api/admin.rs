@@ -500,7 +500,7 @@ engine_test!(
             // One wins; the other is refused (409), or finds its own
             // session ended by the winner (401). Never both.
             assert!(statuses.iter().filter(|s| **s == StatusCode::OK).count() <= 1, "trial {trial}: {statuses:?}");
-            let left = idp_store::repo::users::count_enabled_with_role(app.state.db.pool(), "Admin").await.unwrap();
+            let left = idp_store::repo::users::count_enabled_with_role(app.state.db.read(), "Admin").await.unwrap();
             assert_eq!(left, 1, "trial {trial}: {statuses:?}");
         }
     }

@@ -503,7 +503,7 @@ engine_test!(
         while let Some(status) = answers.join_next().await {
             assert_eq!(status.unwrap(), StatusCode::SEE_OTHER);
         }
-        let granted = idp_store::repo::consents::find(app.state.db.pool(), alice, "racer").await.unwrap().unwrap();
+        let granted = idp_store::repo::consents::find(app.state.db.read(), alice, "racer").await.unwrap().unwrap();
         let missing: Vec<&String> = scopes.iter().filter(|s| !granted.contains(s.as_str())).collect();
         assert!(missing.is_empty(), "lost grants {missing:?}; stored: {granted}");
         assert!(silently_coded(&app, &browser, "racer", &format!("openid {}", scopes.join(" "))).await);
@@ -521,7 +521,7 @@ engine_test!(
         let corrupt = "offline_access \"broken";
         sqlx::query("INSERT INTO consents (user_id, client_id, scope, granted_at) SELECT id, 'spa', $1, 0 FROM users WHERE username = 'alice'")
             .bind(corrupt)
-            .execute(app.state.db.pool())
+            .execute(app.state.db.read())
             .await
             .unwrap();
 
@@ -531,7 +531,7 @@ engine_test!(
         assert!(posted.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
         // Nothing was overwritten.
         let (stored,): (String,) = sqlx::query_as("SELECT scope FROM consents WHERE client_id = 'spa'")
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.read())
             .await
             .unwrap();
         assert_eq!(stored, corrupt);

@@ -30,12 +30,12 @@ engine_test!(
         let insert = "INSERT INTO users (id, username, email, password_hash, created_at, updated_at) \
                       VALUES ($1, $2, $3, 'x', 0, 0)";
         sqlx::query(insert).bind(uuid::Uuid::new_v4().to_string()).bind("Alice").bind("a@example.com")
-            .execute(db.pool()).await.unwrap();
+            .execute(db.read()).await.unwrap();
         let err = sqlx::query(insert).bind(uuid::Uuid::new_v4().to_string()).bind("alice").bind("other@example.com")
-            .execute(db.pool()).await.unwrap_err();
+            .execute(db.read()).await.unwrap_err();
         assert_eq!(idp_store::StoreError::from(err).violated_index(), Some("users_username_key"));
         let err = sqlx::query(insert).bind(uuid::Uuid::new_v4().to_string()).bind("bob").bind("A@EXAMPLE.COM")
-            .execute(db.pool()).await.unwrap_err();
+            .execute(db.read()).await.unwrap_err();
         assert_eq!(idp_store::StoreError::from(err).violated_index(), Some("users_email_key"));
         db.close().await;
     }

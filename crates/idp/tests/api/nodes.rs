@@ -342,7 +342,7 @@ pub async fn assert_one_live_token_per_session(database_url: &str, clients: usiz
          ON r.session_id = s.id AND r.consumed_at IS NULL AND r.revoked_at IS NULL \
          WHERE s.revoked_at IS NULL GROUP BY s.id",
     )
-    .fetch_all(db.pool())
+    .fetch_all(db.read())
     .await
     .unwrap();
     assert_eq!(live.len(), clients, "one live session per client");

@@ -252,7 +252,7 @@ engine_test!(
         let tokens = app.login("alice").await;
         let db = &app.state.db;
         let now = app.state.now();
-        let parent = refresh_tokens::find_by_hash(db.pool(), &SecretHash::of(&tokens.refresh_token))
+        let parent = refresh_tokens::find_by_hash(db.read(), &SecretHash::of(&tokens.refresh_token))
             .await
             .unwrap()
             .unwrap();
@@ -275,7 +275,7 @@ engine_test!(
         let audit_rows = || async {
             let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE id = $1")
                 .bind(event.id.to_string())
-                .fetch_one(db.pool())
+                .fetch_one(db.read())
                 .await
                 .unwrap();
             n
@@ -283,12 +283,12 @@ engine_test!(
 
         assert!(refresh_tokens::rotate(db, &rotation).await.unwrap());
         let consumed =
-            refresh_tokens::find_by_hash(db.pool(), &SecretHash::of(&tokens.refresh_token))
+            refresh_tokens::find_by_hash(db.read(), &SecretHash::of(&tokens.refresh_token))
                 .await
                 .unwrap()
                 .unwrap();
         assert_eq!(consumed.consumed_at, Some(now));
-        let stored = refresh_tokens::find_by_hash(db.pool(), &successor_hash).await.unwrap();
+        let stored = refresh_tokens::find_by_hash(db.read(), &successor_hash).await.unwrap();
         assert_eq!(stored.as_ref().map(|t| (t.id, t.parent_id)), Some((successor.id, Some(parent.id))));
         assert_eq!(audit_rows().await, 1);
 
@@ -297,7 +297,7 @@ engine_test!(
         let second_hash = SecretHash::of("second successor");
         let again = refresh_tokens::Rotation { successor_hash: &second_hash, ..rotation };
         assert!(!refresh_tokens::rotate(db, &again).await.unwrap());
-        assert!(refresh_tokens::find_by_hash(db.pool(), &second_hash)
+        assert!(refresh_tokens::find_by_hash(db.read(), &second_hash)
             .await
             .unwrap()
             .is_none());
@@ -311,7 +311,9 @@ engine_test!(
             ..live.clone()
         };
         let late_event = AuditEvent::new(EventKind::TokenRefreshed, Outcome::Success, now);
-        sessions::revoke(db.pool(), live.session_id, now, EndReason::Logout).await.unwrap();
+        let mut tx = db.write().await.unwrap();
+        sessions::revoke(&mut tx, live.session_id, now, EndReason::Logout).await.unwrap();
+        tx.commit().await.unwrap();
         let late = refresh_tokens::Rotation {
             parent: &live,
             successor: &grandchild,
@@ -320,16 +322,16 @@ engine_test!(
             now,
         };
         assert!(!refresh_tokens::rotate(db, &late).await.unwrap());
-        let live_after = refresh_tokens::find_by_hash(db.pool(), &successor_hash).await.unwrap();
+        let live_after = refresh_tokens::find_by_hash(db.read(), &successor_hash).await.unwrap();
         assert_eq!(live_after.and_then(|t| t.consumed_at), None);
-        assert!(refresh_tokens::find_by_hash(db.pool(), &SecretHash::of("grandchild"))
+        assert!(refresh_tokens::find_by_hash(db.read(), &SecretHash::of("grandchild"))
             .await
             .unwrap()
             .is_none());
         let (late_audit,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE id = $1")
                 .bind(late_event.id.to_string())
-                .fetch_one(db.pool())
+                .fetch_one(db.read())
                 .await
                 .unwrap();
         assert_eq!(late_audit, 0);

@@ -23,7 +23,7 @@ async fn sizes(app: &TestApp) -> Vec<i64> {
     for table in TABLES {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         let (n,): (i64,) =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(app.state.db.pool()).await.unwrap();
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(app.state.db.read()).await.unwrap();
         sizes.push(n);
     }
     sizes

@@ -323,7 +323,7 @@ engine_test!(
             result.unwrap();
         }
 
-        let keys = signing_keys::all(db.pool()).await.unwrap();
+        let keys = signing_keys::all(db.read()).await.unwrap();
         let mut algs: Vec<&str> = keys.iter().map(|k| k.alg.as_str()).collect();
         algs.sort_unstable();
         assert_eq!(algs, ["ES256", "RS256"], "one key per algorithm: {keys:?}");

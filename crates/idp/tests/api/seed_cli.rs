@@ -49,7 +49,7 @@ async fn snapshot(db: &idp_store::Db) -> Vec<String> {
         "SELECT id || ':' || username || ':' || password_hash FROM users ORDER BY id",
         "SELECT user_id || ':' || role_id FROM user_roles ORDER BY 1",
     ] {
-        let found: Vec<(String,)> = sqlx::query_as(sql).fetch_all(db.pool()).await.unwrap();
+        let found: Vec<(String,)> = sqlx::query_as(sql).fetch_all(db.read()).await.unwrap();
         rows.extend(found.into_iter().map(|(r,)| r));
     }
     rows

@@ -76,6 +76,6 @@ pub async fn list(
         return Err(ApiError::Validation(vec![FieldError::new("event", "unknown event name")]));
     }
     let filter = Filter { user: q.user.filter(|u| !u.is_empty()), event: q.event };
-    let (items, total) = audit_events::list(state.db.pool(), &filter, skip, limit).await?;
+    let (items, total) = audit_events::list(state.db.read(), &filter, skip, limit).await?;
     Ok(Json(Page { items: items.into_iter().map(out).collect(), total }))
 }

@@ -64,7 +64,7 @@ pub async fn list(
     State(state): State<AppState>,
     _: Require<AdminRole>,
 ) -> Result<Json<Vec<KeyOut>>, ApiError> {
-    let keys = signing_keys::all(state.db.pool()).await?;
+    let keys = signing_keys::all(state.db.read()).await?;
     Ok(Json(
         keys.into_iter()
             .map(|k| KeyOut {

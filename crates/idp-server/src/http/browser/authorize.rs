@@ -31,7 +31,7 @@ type Page = Response;
 async fn validate(state: &AppState, request: &AuthorizationRequest) -> Result<Validated, Page> {
     let client = match request.client_id.as_deref() {
         Some(id) if id.len() <= 255 => {
-            clients::find(state.db.pool(), id).await.map_err(store_failure)?
+            clients::find(state.db.read(), id).await.map_err(store_failure)?
         }
         _ => None,
     };

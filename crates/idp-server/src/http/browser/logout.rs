@@ -270,7 +270,7 @@ async fn redirect_target(
     let (Some(hint), Some(uri)) = (hint, fields.get("post_logout_redirect_uri")) else {
         return Ok(None);
     };
-    let client = clients::find(state.db.pool(), &hint.aud).await.map_err(store_failure)?;
+    let client = clients::find(state.db.read(), &hint.aud).await.map_err(store_failure)?;
     if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
         return Ok(None);
     }
@@ -314,7 +314,7 @@ async fn hint(state: &AppState, fields: &FormFields) -> Result<Hint, Response> {
         Ok(claims) if claims.iss == state.settings.issuer && claims.aud.len() <= 255 => claims,
         _ => return Ok(Hint::NotOurs),
     };
-    match clients::find(state.db.pool(), &claims.aud).await {
+    match clients::find(state.db.read(), &claims.aud).await {
         Ok(Some(_)) => Ok(Hint::Ours(Box::new(claims))),
         Ok(None) => Ok(Hint::NotOurs),
         Err(e) => {
