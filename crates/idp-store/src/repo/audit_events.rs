@@ -120,3 +120,7 @@ pub async fn list<'e, E: AnyExecutor<'e> + Copy>(
     let (total,): (i64,) = sqlx::query_as(COUNT).bind(user).bind(event).fetch_one(db).await?;
     Ok((rows.into_iter().map(AuditEvent::try_from).collect::<Result<_, _>>()?, total))
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[INSERT, DELETE_OLDER_THAN, LIST, COUNT];

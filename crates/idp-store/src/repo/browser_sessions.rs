@@ -134,3 +134,7 @@ pub async fn delete_ended(
     let done = sqlx::query(DELETE_ENDED).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
     Ok(done.rows_affected())
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[INSERT, FIND_ACTIVE, END, END_ALL_FOR_USER, DELETE_ENDED];

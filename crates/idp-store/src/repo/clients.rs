@@ -219,3 +219,8 @@ pub async fn delete(db: &mut AnyConnection, id: &str) -> Result<bool, StoreError
     let done = sqlx::query(DELETE).bind(id).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] =
+    &[FIND, FIND_WITH_ACCESS_STATUS, INSERT, LIST, UPDATE, SET_SECRET, DELETE];

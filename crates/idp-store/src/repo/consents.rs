@@ -77,3 +77,7 @@ pub async fn set_scope(
         .await?;
     Ok(())
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[FIND, CLAIM, SET_SCOPE];

@@ -89,3 +89,7 @@ pub async fn delete_stale(
     let done = sqlx::query(DELETE_STALE).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
     Ok(done.rows_affected())
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[LOCKED_UNTIL, RECORD_FAILURE, LOCK, CLEAR, DELETE_STALE];

@@ -59,3 +59,101 @@ pub(crate) fn to_json_list<S: AsRef<str>>(items: &[S]) -> String {
     serde_json::to_string(&items.iter().map(AsRef::as_ref).collect::<Vec<_>>())
         .unwrap_or_else(|_| "[]".to_owned())
 }
+
+/// Which engines a statement is written for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engines {
+    Both,
+    Sqlite,
+    Postgres,
+}
+
+/// One SQL statement of a repository.
+#[derive(Clone, Copy, Debug)]
+pub struct Statement {
+    pub module: &'static str,
+    pub sql: &'static str,
+    pub engines: Engines,
+}
+
+/// Every SQL statement of every repository: a test prepares each one on
+/// both engines against the migrated schema, so a typo, a column a
+/// migration lost or SQL one engine does not speak fails there rather than
+/// in production (the `Any` driver checks nothing at compile time).
+pub fn statements() -> Vec<Statement> {
+    let modules: [(&str, &[&str]); 14] = [
+        ("audit_events", audit_events::STATEMENTS),
+        ("authorization_codes", authorization_codes::STATEMENTS),
+        ("browser_sessions", browser_sessions::STATEMENTS),
+        ("clients", clients::STATEMENTS),
+        ("consents", consents::STATEMENTS),
+        ("login_failures", login_failures::STATEMENTS),
+        ("permissions", permissions::STATEMENTS),
+        ("rate_limits", rate_limits::STATEMENTS),
+        ("refresh_tokens", refresh_tokens::STATEMENTS),
+        ("revoked_access_tokens", revoked_access_tokens::STATEMENTS),
+        ("roles", roles::STATEMENTS),
+        ("sessions", sessions::STATEMENTS),
+        ("signing_keys", signing_keys::STATEMENTS),
+        ("users", users::STATEMENTS),
+    ];
+    let mut all = Vec::new();
+    for (module, sqls) in modules {
+        all.extend(sqls.iter().map(|&sql| Statement { module, sql, engines: Engines::Both }));
+    }
+    let only = [
+        (refresh_tokens::SQLITE_ONLY, Engines::Sqlite),
+        (refresh_tokens::POSTGRES_ONLY, Engines::Postgres),
+    ];
+    for (sqls, engines) in only {
+        all.extend(sqls.iter().map(|&sql| Statement { module: "refresh_tokens", sql, engines }));
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `const …: &str` holding SQL in a repository module is in its
+    /// list, so the prepare test cannot miss a statement added later.
+    #[test]
+    fn every_sql_constant_is_listed() {
+        let sources = [
+            ("audit_events", include_str!("audit_events.rs")),
+            ("authorization_codes", include_str!("authorization_codes.rs")),
+            ("browser_sessions", include_str!("browser_sessions.rs")),
+            ("clients", include_str!("clients.rs")),
+            ("consents", include_str!("consents.rs")),
+            ("login_failures", include_str!("login_failures.rs")),
+            ("permissions", include_str!("permissions.rs")),
+            ("rate_limits", include_str!("rate_limits.rs")),
+            ("refresh_tokens", include_str!("refresh_tokens.rs")),
+            ("revoked_access_tokens", include_str!("revoked_access_tokens.rs")),
+            ("roles", include_str!("roles.rs")),
+            ("sessions", include_str!("sessions.rs")),
+            ("signing_keys", include_str!("signing_keys.rs")),
+            ("users", include_str!("users.rs")),
+        ];
+        let listed = super::statements();
+        for (module, source) in sources {
+            // A `const NAME: &str =` whose value starts with a SQL keyword
+            // (index and role names are `&str` constants too).
+            let sql_constants = source
+                .split("const ")
+                .skip(1)
+                .filter_map(|rest| rest.split_once(": &str")?.1.split_once('=').map(|(_, v)| v))
+                .filter(|value| {
+                    let value = value.trim_start().trim_start_matches("concat!(").trim_start();
+                    let value = value.trim_start_matches('"').trim_start();
+                    ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"]
+                        .iter()
+                        .any(|keyword| value.starts_with(keyword))
+                })
+                .count();
+            let in_list = listed.iter().filter(|s| s.module == module).count();
+            assert_eq!(
+                sql_constants, in_list,
+                "{module}: a SQL constant is missing from STATEMENTS"
+            );
+        }
+    }
+}

@@ -88,3 +88,7 @@ pub async fn delete(db: &mut AnyConnection, id: PermissionId) -> Result<bool, St
     let done = sqlx::query(DELETE).bind(id.to_string()).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[INSERT, LIST, FIND, FIND_BY_NAME, DELETE];

@@ -32,3 +32,7 @@ pub async fn delete_old(
     let done = sqlx::query(DELETE_OLD).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
     Ok(done.rows_affected())
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[HIT, DELETE_OLD];

@@ -336,3 +336,19 @@ pub async fn delete_expired(
     let done = sqlx::query(DELETE_EXPIRED).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
     Ok(done.rows_affected())
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[
+    INSERT,
+    CONSUME,
+    FIND_BY_HASH,
+    FIND_WITH_SESSION,
+    REVOKE_LIVE_CHILDREN,
+    REVOKE_FOR_SESSION,
+    DELETE_EXPIRED,
+];
+
+/// The statements written for one engine only.
+pub(crate) const POSTGRES_ONLY: &[&str] = &[ROTATE_POSTGRES];
+pub(crate) const SQLITE_ONLY: &[&str] = &[ROTATE_SQLITE];

@@ -37,3 +37,7 @@ pub async fn delete_expired(
     let done = sqlx::query(DELETE_EXPIRED).bind(cutoff.as_secs()).bind(limit).execute(db).await?;
     Ok(done.rows_affected())
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[INSERT, DELETE_EXPIRED];

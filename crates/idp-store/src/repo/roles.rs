@@ -183,3 +183,22 @@ pub async fn lock_by_name(db: &mut AnyConnection, name: &str) -> Result<(), Stor
     sqlx::query(LOCK_BY_NAME).bind(name).execute(db).await?;
     Ok(())
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[
+    EXISTS,
+    INSERT,
+    LIST,
+    FIND,
+    FIND_BY_NAME,
+    DELETE,
+    HOLDERS,
+    ADD_USER,
+    PERMISSIONS_OF_ROLE,
+    CLEAR_PERMISSIONS,
+    ADD_PERMISSION,
+    ALL_PERMISSIONS,
+    PERMISSIONS_OF_USER,
+    LOCK_BY_NAME,
+];

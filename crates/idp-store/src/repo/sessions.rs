@@ -251,3 +251,19 @@ pub async fn for_browser_session<'e>(
         sqlx::query_as(FOR_BROWSER_SESSION).bind(browser_session.to_string()).fetch_all(db).await?;
     rows.iter().map(|(id,)| parse_id("sessions.id", id)).collect()
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[
+    INSERT,
+    TOUCH_ACTIVE,
+    FIND,
+    REVOKE,
+    REVOKE_ALL_FOR_USER,
+    LIST_ACTIVE_FOR_USER,
+    ACCESS_STATUS,
+    DELETE_ENDED,
+    COUNT,
+    LIST_FOR_USER,
+    FOR_BROWSER_SESSION,
+];

@@ -179,3 +179,8 @@ pub async fn reseal(
     let done = sqlx::query(RESEAL).bind(kid).bind(old_sealed).bind(new_sealed).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] =
+    &[PUBLISHED, ALL, INSERT, RETIRE_OTHERS, RETIRE_ALGORITHM, REACTIVATE, RESEAL];

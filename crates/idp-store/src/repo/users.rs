@@ -378,3 +378,25 @@ pub async fn count_enabled_with_role<'e>(
     let (n,): (i64,) = sqlx::query_as(COUNT_ENABLED_WITH_ROLE).bind(role).fetch_one(db).await?;
     Ok(n)
 }
+
+/// Every SQL statement of this module, prepared on both engines by a test
+/// (see [`super::statements`]).
+pub(crate) const STATEMENTS: &[&str] = &[
+    INSERT,
+    FIND_BY_ID,
+    FIND_WITH_ACCESS_STATUS,
+    FIND_BY_USERNAME,
+    FIND_BY_EMAIL,
+    UPDATE_PASSWORD_HASH,
+    LOCK_UNCHANGED,
+    ROLES_OF,
+    ADD_ROLE_BY_NAME,
+    LIST,
+    COUNT,
+    UPDATE_PROFILE,
+    SET_PASSWORD,
+    INVALIDATE_TOKENS,
+    DELETE,
+    CLEAR_ROLES,
+    COUNT_ENABLED_WITH_ROLE,
+];

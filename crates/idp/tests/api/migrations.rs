@@ -40,3 +40,37 @@ engine_test!(
         db.close().await;
     }
 );
+
+engine_test!(
+    async fn every_sql_statement_prepares_against_the_migrated_schema(engine) {
+        use idp_store::repo::{Engines, statements};
+        use sqlx::Executor as _;
+        let test_db = TestDb::create(engine).await;
+        let db = Db::connect(&test_db.url, &PoolSettings::default()).await.unwrap();
+        idp_store::migrate::run(&db).await.unwrap();
+        let mut conn = db.read().acquire().await.unwrap();
+        let mut prepared = 0;
+        let mut failures = Vec::new();
+        for statement in statements() {
+            let for_this_engine = match statement.engines {
+                Engines::Both => true,
+                Engines::Sqlite => engine == Engine::Sqlite,
+                Engines::Postgres => engine == Engine::Postgres,
+            };
+            if !for_this_engine {
+                continue;
+            }
+            // SQLite's batched rotation is several statements in one string.
+            for sql in statement.sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                match conn.prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(sql.to_owned()))).await {
+                    Ok(_) => prepared += 1,
+                    Err(e) => failures.push(format!("{}: {e}\n  {sql}", statement.module)),
+                }
+            }
+        }
+        assert!(failures.is_empty(), "statements that do not prepare:\n{}", failures.join("\n"));
+        assert!(prepared >= 90, "only {prepared} statements prepared");
+        drop(conn);
+        db.close().await;
+    }
+);
