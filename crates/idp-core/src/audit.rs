@@ -40,6 +40,12 @@ pub enum EventKind {
     KeyCreated,
     KeyRetired,
     KeyResealed,
+    PasswordResetRequested,
+    PasswordReset,
+    EmailVerificationSent,
+    EmailVerified,
+    EmailChangeRequested,
+    EmailChanged,
 }
 
 impl EventKind {
@@ -73,6 +79,12 @@ impl EventKind {
         Self::KeyCreated,
         Self::KeyRetired,
         Self::KeyResealed,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::EmailVerificationSent,
+        Self::EmailVerified,
+        Self::EmailChangeRequested,
+        Self::EmailChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +118,12 @@ impl EventKind {
             Self::KeyCreated => "key.created",
             Self::KeyRetired => "key.retired",
             Self::KeyResealed => "key.resealed",
+            Self::PasswordResetRequested => "user.password_reset_requested",
+            Self::PasswordReset => "user.password_reset",
+            Self::EmailVerificationSent => "user.email_verification_sent",
+            Self::EmailVerified => "user.email_verified",
+            Self::EmailChangeRequested => "user.email_change_requested",
+            Self::EmailChanged => "user.email_changed",
         }
     }
 

@@ -13,6 +13,9 @@ pub enum TokenKind {
     AuthorizationCode,
     ClientSecret,
     BrowserSession,
+    PasswordReset,
+    EmailVerification,
+    EmailChange,
 }
 
 impl TokenKind {
@@ -22,6 +25,9 @@ impl TokenKind {
             Self::AuthorizationCode => "ac_",
             Self::ClientSecret => "cs_",
             Self::BrowserSession => "bs_",
+            Self::PasswordReset => "pr_",
+            Self::EmailVerification => "ev_",
+            Self::EmailChange => "ec_",
         }
     }
 }

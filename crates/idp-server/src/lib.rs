@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod oauth;
 mod serve;

@@ -1,7 +1,8 @@
 //! Prometheus metrics: requests by route and status with a latency
 //! histogram, tokens issued by grant, login failures and lockouts,
 //! refresh-token reuse, the password-hashing queue and its wait, the
-//! database pool and the wait to start a write, and the build.
+//! database pool and the wait to start a write, mail sent and the outbox's
+//! depth, and the build.
 
 use idp_core::clock::DurationObserver;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -31,6 +32,12 @@ struct BuildLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GrantLabels {
     grant_type: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailLabels {
+    kind: &'static str,
+    result: &'static str,
 }
 
 /// Latency buckets in seconds: sub-millisecond for the cached GETs up to
@@ -63,6 +70,8 @@ pub struct Metrics {
     db_pool_idle: Gauge,
     db_pool_max: Gauge,
     db_write_begin: Histogram,
+    mail_sent: Family<MailLabels, Counter>,
+    outbox_depth: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -95,6 +104,8 @@ impl Metrics {
         let db_pool_idle = Gauge::default();
         let db_pool_max = Gauge::default();
         let db_write_begin = Histogram::new(LATENCY_BUCKETS.iter().copied());
+        let mail_sent = Family::<MailLabels, Counter>::default();
+        let outbox_depth = Gauge::default();
         let build = Family::<BuildLabels, Gauge>::default();
         build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
         registry.register("build_info", "The running idp version (always 1)", build);
@@ -160,6 +171,17 @@ impl Metrics {
              (on SQLite also for the single writer) plus BEGIN",
             db_write_begin.clone(),
         );
+        registry.register(
+            "mail_sent",
+            "Mails handed to SMTP, by kind and result (sent; retry: a temporary \
+             failure, tried again later; failed: given up)",
+            mail_sent.clone(),
+        );
+        registry.register(
+            "outbox_depth",
+            "Outbox jobs not yet finished (due, waiting for a retry, or running)",
+            outbox_depth.clone(),
+        );
         Self {
             registry,
             requests,
@@ -175,6 +197,8 @@ impl Metrics {
             db_pool_idle,
             db_pool_max,
             db_write_begin,
+            mail_sent,
+            outbox_depth,
         }
     }
 
@@ -210,6 +234,16 @@ impl Metrics {
 
     pub fn refresh_reuse_detected(&self) {
         self.refresh_reuse.inc();
+    }
+
+    /// `result`: `sent`, `retry` or `failed`.
+    pub fn mail_sent(&self, kind: &'static str, result: &'static str) {
+        self.mail_sent.get_or_create(&MailLabels { kind, result }).inc();
+    }
+
+    /// Set by the outbox sender after each round.
+    pub fn set_outbox_depth(&self, depth: i64) {
+        self.outbox_depth.set(depth);
     }
 
     /// The Prometheus text exposition, with the gauges read now.

@@ -14,11 +14,13 @@ use idp_core::password::PasswordHasher;
 use crate::config::{ConfigError, Settings};
 use crate::http;
 use crate::http::well_known::Discovery;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::serve;
 use crate::service::bearer::BearerVerifier;
 use crate::service::hashing::HashingPool;
 use crate::service::keys::{KeyRing, KeyRingError, KeySource};
+use crate::service::outbox::{Handler, Outbox};
 use crate::service::tokens::TokenIssuer;
 use crate::state::{AppState, Inner};
 
@@ -37,6 +39,8 @@ pub enum StartupError {
     SchemaBehind,
     #[error(transparent)]
     Keys(#[from] KeyRingError),
+    #[error("{0}")]
+    Mail(String),
     #[error("ARGON2_MEMORY_KIB: {0}")]
     Hashing(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -104,6 +108,7 @@ impl Application {
         };
         let state = build_state(settings, db, options.clock).await?;
         crate::service::retention::spawn(state.clone());
+        crate::service::outbox::spawn(state.clone(), outbox_handlers());
         Ok(Self { listener, metrics_listener, state })
     }
 
@@ -227,6 +232,11 @@ async fn build_state(
     );
     let discovery = Discovery::new(&settings.issuer, settings.algorithm).to_bytes();
     let csrf = idp_core::csrf::CsrfKey::derive(settings.secret_key()?);
+    let outbox = Outbox::new(settings.secret_key()?, settings.secret_key_previous());
+    let mailer = match &settings.mail.smtp {
+        Some(smtp) => Some(Mailer::new(smtp).map_err(StartupError::Mail)?),
+        None => None,
+    };
     Ok(AppState::new(Inner {
         csrf,
         settings,
@@ -238,7 +248,17 @@ async fn build_state(
         hashing,
         discovery,
         metrics,
+        outbox,
+        mailer,
     }))
+}
+
+/// The kinds of outbox jobs and who runs them.
+pub fn outbox_handlers() -> Vec<Arc<dyn Handler>> {
+    vec![
+        Arc::new(crate::service::mail::Deliver),
+        Arc::new(crate::service::recovery::ResolveRequest),
+    ]
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -7,10 +7,12 @@ use idp_core::clock::{Clock, UnixTime};
 use idp_store::Db;
 
 use crate::config::Settings;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::service::bearer::BearerVerifier;
 use crate::service::hashing::HashingPool;
 use crate::service::keys::KeyRing;
+use crate::service::outbox::queue::Outbox;
 use crate::service::tokens::TokenIssuer;
 
 /// Shared, read-mostly state. Cloning copies one pointer.
@@ -31,6 +33,10 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Keys the CSRF tokens of the login and consent forms.
     pub csrf: idp_core::csrf::CsrfKey,
+    /// Jobs that follow a change (mail), sealed and run by a sender task.
+    pub outbox: Outbox,
+    /// `None` while mail is off (no `SMTP_URL`).
+    pub mailer: Option<Mailer>,
 }
 
 impl AppState {

@@ -24,14 +24,23 @@ pub struct KeyEncryptionKey {
     // hashes), and sealing happens a few times per key rotation, not per
     // request.
     prk: hkdf::Prk,
+    /// HKDF info: which use of SECRET_KEY this key is for.
+    info: &'static [u8],
 }
 
 impl KeyEncryptionKey {
     /// HKDF-SHA256 (RFC 5869) of `SECRET_KEY` with salt
     /// `idp/key-encryption/v1` and info `signing-keys`.
     pub fn derive(secret_key: &SecretString) -> Self {
+        Self::derive_for(secret_key, INFO)
+    }
+
+    /// The same derivation with another HKDF info: a key for another kind
+    /// of data at rest (the outbox's payloads), independent of the one that
+    /// seals signing keys.
+    pub fn derive_for(secret_key: &SecretString, info: &'static [u8]) -> Self {
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, SALT);
-        Self { prk: salt.extract(secret_key.expose_secret().as_bytes()) }
+        Self { prk: salt.extract(secret_key.expose_secret().as_bytes()), info }
     }
 
     /// `base64url(nonce || ciphertext || tag)` of `plaintext`. The `aad`
@@ -76,8 +85,8 @@ impl KeyEncryptionKey {
     }
 
     fn aead_key(&self) -> Result<LessSafeKey, KeyError> {
-        let okm =
-            self.prk.expand(&[INFO], &AES_256_GCM).map_err(|_| KeyError::KeyEncryptionSetup)?;
+        let info = [self.info];
+        let okm = self.prk.expand(&info, &AES_256_GCM).map_err(|_| KeyError::KeyEncryptionSetup)?;
         Ok(LessSafeKey::new(UnboundKey::from(okm)))
     }
 }

@@ -6,6 +6,7 @@
 //! `SQLALCHEMY_URL`, …). A bad value stops start-up with one line naming the
 //! setting; values of secret settings are never repeated in messages.
 
+mod mail;
 mod secret_key;
 mod source;
 
@@ -18,6 +19,7 @@ use idp_core::jose::Algorithm;
 use idp_core::password::Argon2Params;
 use idp_store::{Dialect, PoolSettings};
 
+pub use mail::{MailSettings, Smtp, SmtpSecurity, SmtpServer};
 pub use source::Source;
 
 /// The embedded database used when neither `DATABASE_URL` nor
@@ -127,6 +129,8 @@ pub struct Settings {
     pub admin_password: Option<SecretString>,
     /// PKCE for confidential clients too (public clients always need it).
     pub require_pkce_for_confidential_clients: bool,
+    /// Mail: SMTP, the sender, and the one-time links' rules.
+    pub mail: MailSettings,
 }
 
 impl Settings {
@@ -162,6 +166,7 @@ impl Settings {
                 "set only together with PRIVATE_KEY_PATH (the public key is derived from the private one)",
             ));
         }
+        let mail = MailSettings::from_source(source, &issuer)?;
         let database_max_connections =
             u32::try_from(source.number("DATABASE_MAX_CONNECTIONS", 16, 1..=1_000)?).unwrap_or(16);
         Ok(Self {
@@ -262,6 +267,7 @@ impl Settings {
                 .map(|p| SecretString::from(p.to_owned())),
             require_pkce_for_confidential_clients: source
                 .flag("REQUIRE_PKCE_FOR_CONFIDENTIAL_CLIENTS", true)?,
+            mail,
         })
     }
 

@@ -9,8 +9,14 @@ use super::ConfigError;
 
 /// Names the settings that are secrets: their values are never repeated in
 /// an error message.
-const SECRET_SETTINGS: &[&str] =
-    &["SECRET_KEY", "SECRET_KEY_PREVIOUS", "DATABASE_URL", "SQLALCHEMY_URL", "ADMIN_PASSWORD"];
+const SECRET_SETTINGS: &[&str] = &[
+    "SECRET_KEY",
+    "SECRET_KEY_PREVIOUS",
+    "DATABASE_URL",
+    "SQLALCHEMY_URL",
+    "ADMIN_PASSWORD",
+    "SMTP_URL",
+];
 
 /// Every setting idp reads. The TOML file is checked against this list so
 /// that a typo is an error rather than a silently ignored line.
@@ -61,6 +67,12 @@ pub const KNOWN_SETTINGS: &[&str] = &[
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
     "REQUIRE_PKCE_FOR_CONFIDENTIAL_CLIENTS",
+    "SMTP_URL",
+    "MAIL_FROM",
+    "REQUIRE_VERIFIED_EMAIL",
+    "PASSWORD_RESET_TTL_MINUTES",
+    "EMAIL_VERIFICATION_TTL_HOURS",
+    "MAIL_PER_ADDRESS_PER_HOUR",
 ];
 
 /// Raw setting values by upper-case name, already merged by precedence.

@@ -290,6 +290,50 @@ impl From<crate::service::users::PasswordChangeError> for ApiError {
     }
 }
 
+impl From<crate::service::mail::MailOff> for ApiError {
+    fn from(err: crate::service::mail::MailOff) -> Self {
+        Self::Unavailable {
+            retry_after_secs: 3_600,
+            detail: format!("{}.", capitalized(&err.to_string())).into(),
+        }
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+impl From<crate::service::recovery::RecoveryError> for ApiError {
+    fn from(err: crate::service::recovery::RecoveryError) -> Self {
+        use crate::service::recovery::RecoveryError;
+        match err {
+            RecoveryError::MailOff(off) => off.into(),
+            RecoveryError::Invalid(field, message) => Self::invalid_field(field, message),
+            RecoveryError::InvalidToken => Self::bad_request(err.to_string()),
+            RecoveryError::Manage(e) => e.into(),
+            RecoveryError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<crate::service::email_address::EmailError> for ApiError {
+    fn from(err: crate::service::email_address::EmailError) -> Self {
+        use crate::service::email_address::EmailError;
+        match err {
+            EmailError::MailOff(off) => off.into(),
+            EmailError::Invalid(field, message) => Self::invalid_field(field, message),
+            EmailError::AlreadyVerified | EmailError::Taken => Self::conflict(err.to_string()),
+            EmailError::WrongPassword => Self::bad_request("The current password is incorrect."),
+            EmailError::Locked { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs, detail: err.to_string().into() }
+            }
+            EmailError::InvalidToken => Self::bad_request(err.to_string()),
+            EmailError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

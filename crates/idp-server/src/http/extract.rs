@@ -55,6 +55,38 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// A JSON body already read (an endpoint that also takes forms reads the
+/// body first): the same answers as the [`Json`] extractor.
+pub fn json_body<T: DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .is_some_and(|v| {
+            v.eq_ignore_ascii_case("application/json")
+                || (v.starts_with("application/") && v.ends_with("+json"))
+        });
+    if !json {
+        return Err(ApiError::UnsupportedMediaType(
+            "Expected a JSON body (Content-Type: application/json) or a form.".into(),
+        ));
+    }
+    axum::Json::<T>::from_bytes(body).map(|axum::Json(v)| v).map_err(json_rejection)
+}
+
+/// Whether the body is a urlencoded form (as browsers send).
+pub fn is_form(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     fn into_response(self) -> axum::response::Response {
         axum::Json(self.0).into_response()

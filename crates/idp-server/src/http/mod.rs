@@ -6,6 +6,7 @@ mod auth;
 pub mod authz;
 pub mod browser;
 mod client_ip;
+mod email;
 pub mod error;
 pub mod extract;
 mod health;
@@ -13,6 +14,7 @@ mod introspect;
 pub mod layers;
 mod me;
 pub mod openapi;
+pub(crate) mod recovery;
 mod register;
 mod revoke;
 mod token;
@@ -68,6 +70,29 @@ pub fn router(state: AppState) -> Router {
             "/auth/password",
             post(account::change_password).route_layer(limited(Bucket::Password)),
         )
+        .route(
+            "/auth/password/forgot",
+            get(browser::recovery::forgot_page)
+                .merge(post(recovery::forgot).route_layer(limited(Bucket::Mail)))
+                .layer(middleware::from_fn(browser::pages_for_form_errors)),
+        )
+        .route(
+            "/auth/password/reset",
+            get(browser::recovery::reset_page)
+                .merge(post(recovery::reset).route_layer(limited(Bucket::Password)))
+                .layer(middleware::from_fn(browser::pages_for_form_errors)),
+        )
+        .route(
+            "/auth/email/verify",
+            get(browser::email::verify_page)
+                .merge(post(email::verify).route_layer(limited(Bucket::Password)))
+                .layer(middleware::from_fn(browser::pages_for_form_errors)),
+        )
+        .route(
+            "/auth/email/verification",
+            post(email::resend_verification).route_layer(limited(Bucket::Mail)),
+        )
+        .route("/auth/email/change", post(email::change).route_layer(limited(Bucket::Mail)))
         .route("/auth/sessions", get(account::list_sessions))
         .route("/auth/sessions/{id}", axum::routing::delete(account::end_session))
         .route("/.well-known/openid-configuration", get(well_known::openid_configuration))

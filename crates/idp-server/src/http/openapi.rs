@@ -14,7 +14,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{account, admin, browser, health, introspect, me, register, revoke, token, well_known};
+use super::{
+    account, admin, browser, email, health, introspect, me, recovery, register, revoke, token,
+    well_known,
+};
 use crate::state::AppState;
 
 #[derive(Debug, OpenApi)]
@@ -44,6 +47,14 @@ use crate::state::AppState;
         account::change_password,
         account::list_sessions,
         account::end_session,
+        browser::recovery::forgot_page,
+        recovery::forgot,
+        browser::recovery::reset_page,
+        recovery::reset,
+        browser::email::verify_page,
+        email::verify,
+        email::resend_verification,
+        email::change,
         well_known::openid_configuration,
         well_known::jwks,
         admin::dashboard::dashboard,
@@ -53,6 +64,7 @@ use crate::state::AppState;
         admin::users::update,
         admin::users::delete,
         admin::users::set_roles,
+        admin::users::send_password_reset,
         admin::users::sessions,
         admin::users::end_session,
         admin::roles::list,

@@ -209,9 +209,10 @@ impl From<crate::service::login::LoginError> for OAuthError {
     fn from(err: crate::service::login::LoginError) -> Self {
         use crate::service::login::LoginError;
         match err {
-            LoginError::InvalidCredentials | LoginError::Disabled | LoginError::Changed => {
-                Self::invalid_grant(err.to_string())
-            }
+            LoginError::InvalidCredentials
+            | LoginError::Disabled
+            | LoginError::Changed
+            | LoginError::EmailNotVerified(_) => Self::invalid_grant(err.to_string()),
             LoginError::Locked { retry_after_secs } => {
                 Self::invalid_grant(err.to_string()).too_many_requests(retry_after_secs)
             }

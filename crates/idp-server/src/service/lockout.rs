@@ -37,7 +37,7 @@ impl Key {
         Self(format!("name:{}", login.trim().chars().take(254).collect::<String>().to_lowercase()))
     }
 
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

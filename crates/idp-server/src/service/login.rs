@@ -28,6 +28,12 @@ pub enum LoginError {
     /// again on the second try.
     #[error("The account changed while signing in; try again")]
     Changed,
+    /// `REQUIRE_VERIFIED_EMAIL`, and the user has not followed the
+    /// verification link yet; only said after the right password.
+    #[error(
+        "The email address of this account is not verified: follow the link in the verification mail, or ask for a new one"
+    )]
+    EmailNotVerified(idp_core::ids::UserId),
     #[error(transparent)]
     Failed(#[from] Failure),
 }
@@ -145,6 +151,10 @@ pub async fn authenticate(
     if user.is_disabled() {
         audit::record(&state.db, &[failure("disabled")]).await?;
         return Err(LoginError::Disabled);
+    }
+    if state.settings.mail.require_verified_email && !user.email_verified() {
+        audit::record(&state.db, &[failure("email_not_verified")]).await?;
+        return Err(LoginError::EmailNotVerified(user.id));
     }
     if let Some(rehashed) = checked.rehashed {
         // bcrypt from the original service, or older Argon2 parameters;

@@ -19,6 +19,8 @@ pub enum Bucket {
     Register,
     Login,
     Password,
+    /// Requests that send mail (forgot password, new links).
+    Mail,
 }
 
 impl Bucket {
@@ -28,6 +30,7 @@ impl Bucket {
             Self::Register => "register",
             Self::Login => "login",
             Self::Password => "password",
+            Self::Mail => "mail",
         }
     }
 }

@@ -64,9 +64,13 @@ pub async fn register(
     let mut tx = state.db.write().await?;
     users::insert(&mut tx, &user).await.map_err(conflict)?;
     users::add_role_by_name(&mut tx, user.id, roles::DEFAULT_USER_ROLE).await?;
+    let mailed = super::email_address::on_registration(state, &mut tx, &user, now).await?;
     audit::write(&mut tx, &events).await?;
     tx.commit().await?;
     audit::emit(&events);
+    if mailed {
+        state.outbox.wake();
+    }
     let roles = users::roles_of(state.db.read(), user.id).await?;
     Ok((user, roles))
 }

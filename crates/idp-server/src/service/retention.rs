@@ -1,6 +1,7 @@
 //! Bounded storage: expired and consumed refresh tokens, ended sessions,
 //! expired authorization codes, ended browser sign-ins, revoked-token
-//! entries, old rate-limit windows and stale lockout counters are deleted
+//! entries, old rate-limit windows, stale lockout counters, expired mail
+//! links and finished outbox jobs are deleted
 //! in small batches by a background task, so that tables do not grow
 //! without bound under steady load. Audit events are kept longer
 //! (`AUDIT_RETENTION_DAYS`).
@@ -14,8 +15,8 @@ use std::time::Duration;
 use idp_core::clock::UnixTime;
 use idp_store::StoreError;
 use idp_store::repo::{
-    audit_events, authorization_codes, browser_sessions, login_failures, rate_limits,
-    refresh_tokens, revoked_access_tokens, sessions,
+    audit_events, authorization_codes, browser_sessions, email_tokens, login_failures, outbox,
+    rate_limits, refresh_tokens, revoked_access_tokens, sessions,
 };
 
 use crate::state::AppState;
@@ -38,6 +39,10 @@ const REFRESH_TOKEN_GRACE: Duration = Duration::from_secs(24 * 3600);
 const AUTHORIZATION_CODE_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Rate-limit windows are one minute; keep one spare.
 const RATE_WINDOW_KEEP: Duration = Duration::from_secs(120);
+/// Mail links are kept a day past their expiry: the per-address hourly
+/// limit counts them, and a late click is told "expired" rather than
+/// "unknown".
+const EMAIL_TOKEN_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Lockout counters untouched this long are forgotten anyway.
 const LOGIN_FAILURES_KEEP: Duration = Duration::from_secs(24 * 3600);
 
@@ -51,6 +56,8 @@ pub struct Swept {
     pub revoked_access_tokens: u64,
     pub rate_limit_buckets: u64,
     pub login_failures: u64,
+    pub email_tokens: u64,
+    pub outbox: u64,
     pub audit_events: u64,
 }
 
@@ -63,6 +70,8 @@ impl Swept {
             + self.revoked_access_tokens
             + self.rate_limit_buckets
             + self.login_failures
+            + self.email_tokens
+            + self.outbox
             + self.audit_events
     }
 }
@@ -113,6 +122,10 @@ async fn sweep_tables(state: &AppState) -> Result<Swept, StoreError> {
         revoked_access_tokens: in_batches!(db, revoked_access_tokens::delete_expired, now),
         rate_limit_buckets: in_batches!(db, rate_limits::delete_old, now - RATE_WINDOW_KEEP),
         login_failures: in_batches!(db, login_failures::delete_stale, now - LOGIN_FAILURES_KEEP),
+        email_tokens: in_batches!(db, email_tokens::delete_expired, now - EMAIL_TOKEN_GRACE),
+        // Sent and given-up jobs (their payloads already erased) are kept
+        // as long as ended sessions, for an administrator to look into.
+        outbox: in_batches!(db, outbox::delete_finished, now - retention),
         audit_events: 0,
     };
     if let Some(keep) = settings.audit_retention {

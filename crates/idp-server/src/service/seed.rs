@@ -123,6 +123,12 @@ pub async fn seed(
                 &[ADMIN_ROLE.into()],
             )
             .await?;
+            // The operator configured this address (ADMIN_EMAIL): with
+            // REQUIRE_VERIFIED_EMAIL, the first administrator must still
+            // be able to sign in.
+            let mut tx = state.db.write().await?;
+            users::mark_email_verified(&mut tx, user.id, &user.email, state.now()).await?;
+            tx.commit().await?;
             AdminSeeded::Created { username: user.username, generated_password: shown }
         }
     });

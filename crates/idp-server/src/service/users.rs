@@ -61,7 +61,7 @@ pub async fn find_by_login(state: &AppState, login: &str) -> Result<UserWithRole
 /// sign-in holds while it writes its session (`users::lock_unchanged`). So
 /// the sessions ended below include every one written before the change, and
 /// none can be written after it under the old stamp.
-async fn end_sessions(
+pub(super) async fn end_sessions(
     tx: &mut Transaction,
     id: UserId,
     now: UnixTime,
@@ -151,6 +151,10 @@ pub async fn update(
         user.name = name.map(|n| n.trim().to_owned());
     }
     if let Some(email) = change.email {
+        // A new address is unverified until its owner follows a link.
+        if !email.eq_ignore_ascii_case(&user.email) {
+            user.email_verified_at = None;
+        }
         user.email = email;
     }
     let mut events = vec![actor.event(EventKind::UserUpdated, now).subject(id)];
@@ -396,7 +400,7 @@ pub async fn end_session(
 /// manager's reach stops at what they hold. A user acting on their own
 /// account gains nothing this way and is not restricted. Returns the roles
 /// the target holds.
-async fn may_manage(
+pub(super) async fn may_manage(
     state: &AppState,
     actor: &Actor,
     target: UserId,

@@ -24,7 +24,9 @@ pub mod authorization_codes;
 pub mod browser_sessions;
 pub mod clients;
 pub mod consents;
+pub mod email_tokens;
 pub mod login_failures;
+pub mod outbox;
 pub mod permissions;
 pub mod rate_limits;
 pub mod refresh_tokens;
@@ -81,13 +83,15 @@ pub struct Statement {
 /// migration lost or SQL one engine does not speak fails there rather than
 /// in production (the `Any` driver checks nothing at compile time).
 pub fn statements() -> Vec<Statement> {
-    let modules: [(&str, &[&str]); 14] = [
+    let modules: [(&str, &[&str]); 16] = [
         ("audit_events", audit_events::STATEMENTS),
         ("authorization_codes", authorization_codes::STATEMENTS),
         ("browser_sessions", browser_sessions::STATEMENTS),
         ("clients", clients::STATEMENTS),
         ("consents", consents::STATEMENTS),
+        ("email_tokens", email_tokens::STATEMENTS),
         ("login_failures", login_failures::STATEMENTS),
+        ("outbox", outbox::STATEMENTS),
         ("permissions", permissions::STATEMENTS),
         ("rate_limits", rate_limits::STATEMENTS),
         ("refresh_tokens", refresh_tokens::STATEMENTS),
@@ -102,11 +106,13 @@ pub fn statements() -> Vec<Statement> {
         all.extend(sqls.iter().map(|&sql| Statement { module, sql, engines: Engines::Both }));
     }
     let only = [
-        (refresh_tokens::SQLITE_ONLY, Engines::Sqlite),
-        (refresh_tokens::POSTGRES_ONLY, Engines::Postgres),
+        ("refresh_tokens", refresh_tokens::SQLITE_ONLY, Engines::Sqlite),
+        ("refresh_tokens", refresh_tokens::POSTGRES_ONLY, Engines::Postgres),
+        ("outbox", outbox::SQLITE_ONLY, Engines::Sqlite),
+        ("outbox", outbox::POSTGRES_ONLY, Engines::Postgres),
     ];
-    for (sqls, engines) in only {
-        all.extend(sqls.iter().map(|&sql| Statement { module: "refresh_tokens", sql, engines }));
+    for (module, sqls, engines) in only {
+        all.extend(sqls.iter().map(|&sql| Statement { module, sql, engines }));
     }
     all
 }
@@ -123,7 +129,9 @@ mod tests {
             ("browser_sessions", include_str!("browser_sessions.rs")),
             ("clients", include_str!("clients.rs")),
             ("consents", include_str!("consents.rs")),
+            ("email_tokens", include_str!("email_tokens.rs")),
             ("login_failures", include_str!("login_failures.rs")),
+            ("outbox", include_str!("outbox.rs")),
             ("permissions", include_str!("permissions.rs")),
             ("rate_limits", include_str!("rate_limits.rs")),
             ("refresh_tokens", include_str!("refresh_tokens.rs")),

@@ -295,10 +295,11 @@ pub async fn list<'e, E: AnyExecutor<'e> + Copy>(
     Ok((rows.into_iter().map(User::try_from).collect::<Result<_, _>>()?, total))
 }
 
-const UPDATE_PROFILE: &str =
-    "UPDATE users SET name = $2, email = $3, disabled_at = $4, updated_at = $5 WHERE id = $1";
+const UPDATE_PROFILE: &str = "UPDATE users SET name = $2, email = $3, disabled_at = $4, \
+    updated_at = $5, email_verified_at = $6 WHERE id = $1";
 
-/// Writes name, email and the disabled instant; a taken email is a
+/// Writes name, email (with when it was verified) and the disabled
+/// instant; a taken email is a
 /// [`StoreError::UniqueViolation`] on [`EMAIL_INDEX`].
 pub async fn update_profile(
     db: &mut AnyConnection,
@@ -310,6 +311,47 @@ pub async fn update_profile(
         .bind(user.name.as_deref())
         .bind(&user.email)
         .bind(user.disabled_at.map(UnixTime::as_secs))
+        .bind(now.as_secs())
+        .bind(user.email_verified_at.map(UnixTime::as_secs))
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+const MARK_EMAIL_VERIFIED: &str = "UPDATE users SET email_verified_at = $3, updated_at = $3 \
+    WHERE id = $1 AND lower(email) = lower($2)";
+
+/// Marks `email` verified, if it is still the user's address; false when
+/// the address changed since the link was sent.
+pub async fn mark_email_verified(
+    db: &mut AnyConnection,
+    id: UserId,
+    email: &str,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(MARK_EMAIL_VERIFIED)
+        .bind(id.to_string())
+        .bind(email)
+        .bind(now.as_secs())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+const CHANGE_EMAIL: &str =
+    "UPDATE users SET email = $2, email_verified_at = $3, updated_at = $3 WHERE id = $1";
+
+/// A new, verified address (its owner followed the link sent to it); a
+/// taken address is a [`StoreError::UniqueViolation`] on [`EMAIL_INDEX`].
+pub async fn change_email(
+    db: &mut AnyConnection,
+    id: UserId,
+    email: &str,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(CHANGE_EMAIL)
+        .bind(id.to_string())
+        .bind(email)
         .bind(now.as_secs())
         .execute(db)
         .await?;
@@ -394,6 +436,8 @@ pub(crate) const STATEMENTS: &[&str] = &[
     LIST,
     COUNT,
     UPDATE_PROFILE,
+    MARK_EMAIL_VERIFIED,
+    CHANGE_EMAIL,
     SET_PASSWORD,
     INVALIDATE_TOKENS,
     DELETE,

@@ -3,6 +3,7 @@
 use idp_core::ExposeSecret as _;
 use idp_server::config::Settings;
 use idp_server::service::admin::Actor;
+use idp_server::service::recovery::{self, RecoveryError};
 use idp_server::service::users::{self, ProfileChange};
 
 use super::{Failure, common};
@@ -52,6 +53,12 @@ pub enum Command {
     /// Enable a disabled user.
     #[command(after_help = "Example:\n  idp user enable alice")]
     Enable { user: String },
+    /// Send a user a link to choose a new password (needs SMTP_URL).
+    #[command(after_help = "Example:\n  idp user send-reset alice")]
+    SendReset {
+        /// Username or email.
+        user: String,
+    },
     /// List users.
     #[command(after_help = "Examples:\n  idp user list\n  idp user list --search ali")]
     List {
@@ -123,6 +130,27 @@ pub async fn run(settings: Settings, command: Command) -> Result<(), Failure> {
                         after.join(", ")
                     );
                 }
+            }
+            Command::SendReset { user } => {
+                let (found, _) =
+                    users::find_by_login(&state, &user).await.map_err(common::failure)?;
+                recovery::send_reset_by_admin(&state, &actor, found.id).await.map_err(
+                    |e| match e {
+                        RecoveryError::Manage(e) => common::failure(e),
+                        other => Failure::failed(other.to_string()),
+                    },
+                )?;
+                // Hand it to SMTP now rather than leave it to a running
+                // server's sender (there may be none); a job another node
+                // holds is left to it.
+                let handlers = idp_server::startup::outbox_handlers();
+                idp_server::service::outbox::run_due(&state, &handlers)
+                    .await
+                    .map_err(|e| Failure::failed(e.to_string()))?;
+                println!(
+                    "A link to choose a new password is on its way to the address of `{}`.",
+                    found.username
+                );
             }
             Command::Disable { user } => set_disabled(&state, &actor, &user, true).await?,
             Command::Enable { user } => set_disabled(&state, &actor, &user, false).await?,

@@ -6,6 +6,8 @@
 #[macro_use]
 #[allow(dead_code)] // each module uses a different part of the harness
 mod helpers;
+#[allow(dead_code)]
+mod smtp;
 
 mod abuse;
 mod account;
@@ -26,6 +28,7 @@ mod keys;
 mod log_lines;
 mod logout;
 mod machine_clients;
+mod mail;
 mod migrations;
 mod multi_node;
 mod nodes;

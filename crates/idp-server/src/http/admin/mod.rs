@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/users/{id}", get(users::get).patch(users::update).delete(users::delete))
         .route("/admin/users/{id}/roles", put(users::set_roles))
+        .route("/admin/users/{id}/password-reset", post(users::send_password_reset))
         .route("/admin/users/{id}/sessions", get(users::sessions))
         .route("/admin/users/{id}/sessions/{session_id}", axum::routing::delete(users::end_session))
         .route("/admin/roles", get(roles::list).post(roles::create))

@@ -202,3 +202,25 @@ pub async fn end_session(
     users::end_session(&state, &Actor::user(admin.user.id, origin), id, session_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Sends the user a link to choose a new password (mail must be on). No
+/// hourly limit applies: an administrator asked. A disabled user is 409.
+#[utoipa::path(post, path = "/admin/users/{id}/password-reset", operation_id = "send_user_password_reset", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 202, body = crate::http::recovery::Accepted), GuardedErrors, (status = 404, response = NotFound),
+        (status = 409, response = Conflict), (status = 503, response = crate::http::openapi::responses::Unavailable)))]
+pub async fn send_password_reset(
+    State(state): State<AppState>,
+    Require(admin, ..): Require<UsersWrite>,
+    Origin(origin): Origin,
+    Path(id): Path<UserId>,
+) -> Result<(StatusCode, Json<crate::http::recovery::Accepted>), ApiError> {
+    crate::service::recovery::send_reset_by_admin(&state, &Actor::user(admin.user.id, origin), id)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(crate::http::recovery::Accepted {
+            detail: "A link to choose a new password is on its way to the user's address.",
+        }),
+    ))
+}

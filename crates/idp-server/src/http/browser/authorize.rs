@@ -130,8 +130,25 @@ fn login_page(
 ) -> Page {
     let (csrf, set) = csrf_cookie(state, headers);
     let token = state.csrf.token(&csrf, "login");
-    let mut page =
-        pages::login(status, &v.client.name, request, &token, notice, username, &v.redirect_uri);
+    let resend = match notice {
+        LoginNotice::EmailNotVerified(user) => {
+            let user = user.to_string();
+            let token = state.csrf.token(&csrf, &super::email::resend_purpose(&user));
+            Some((user, token))
+        }
+        _ => None,
+    };
+    let form = pages::LoginForm {
+        client_name: &v.client.name,
+        request,
+        csrf_token: &token,
+        notice,
+        username,
+        redirect_uri: &v.redirect_uri,
+        offer_reset: state.settings.mail.is_on(),
+        resend: resend.as_ref().map(|(user, token)| (user.as_str(), token.as_str())),
+    };
+    let mut page = pages::login(status, &form);
     if let Some(set) = set {
         cookies::set(&mut page, &set);
     }
@@ -367,6 +384,15 @@ async fn login(
                 username,
             )
         }
+        Err(LoginError::EmailNotVerified(user)) => login_page(
+            state,
+            headers,
+            StatusCode::FORBIDDEN,
+            &v,
+            &request,
+            LoginNotice::EmailNotVerified(user),
+            username,
+        ),
         Err(LoginError::Locked { retry_after_secs }) => {
             let mut page = login_page(
                 state,

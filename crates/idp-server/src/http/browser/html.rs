@@ -28,12 +28,13 @@ color:#1d2433;margin:0;display:flex;min-height:100vh;align-items:center;justify-
 main{background:#fff;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:2rem;width:100%;max-width:22rem}\
 h1{font-size:1.35rem;margin:0 0 .25rem}p{margin:.25rem 0 1rem;color:#4a5568}\
 label{display:block;font-size:.9rem;margin:.75rem 0 .25rem}\
-input[type=text],input[type=password]{box-sizing:border-box;width:100%;padding:.6rem;border:1px solid #cbd2dc;\
+input[type=text],input[type=password],input[type=email]{box-sizing:border-box;width:100%;padding:.6rem;border:1px solid #cbd2dc;\
 border-radius:8px;font-size:1rem}\
 button{margin-top:1.25rem;width:100%;padding:.7rem;border:0;border-radius:8px;background:#2456d8;color:#fff;\
 font-size:1rem;cursor:pointer}button.secondary{background:#e8ebf0;color:#1d2433;margin-top:.5rem}\
 .error{background:#fdecec;color:#8a1c1c;border-radius:8px;padding:.6rem .75rem;margin:.75rem 0;font-size:.9rem}\
-ul{padding-left:1.2rem;color:#4a5568}";
+ul{padding-left:1.2rem;color:#4a5568}.aside{margin-top:1rem;text-align:center;font-size:.9rem}\
+a{color:#2456d8}";
 
 /// A complete page. `form_targets` are extra `form-action` sources: the
 /// origin a form submission may end up at after our redirects (Chromium

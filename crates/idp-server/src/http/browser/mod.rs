@@ -4,9 +4,11 @@
 
 pub(super) mod authorize;
 mod cookies;
+pub(super) mod email;
 mod html;
 pub(super) mod logout;
 mod pages;
+pub(super) mod recovery;
 
 use axum::Router;
 use axum::body::Body;
@@ -39,6 +41,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/auth/authorize/consent", post(authorize::consent))
         .route("/auth/logout", get(logout::logout_get).post(logout::logout_post))
+        .route("/auth/email/verification/resend", post(email::resend))
         .route("/favicon.ico", get(favicon))
         .layer(middleware::from_fn(pages_for_errors))
 }
@@ -69,6 +72,30 @@ async fn limit_login_attempts(state: AppState, request: Request, next: Next) -> 
 async fn pages_for_errors(request: Request, next: Next) -> Response {
     layers::replace_foreign_error(
         next.run(request).await,
+        |content_type| content_type.starts_with("text/html"),
+        |status, detail| error_page(status, &detail),
+    )
+    .await
+}
+
+/// For routes that serve both the JSON API and a page's form: errors
+/// raised outside the handler (the rate limit, the body limit) become pages
+/// for a browser — a GET, or a POST that accepts HTML, as a form
+/// submission does — and stay problem documents for API clients.
+pub async fn pages_for_form_errors(request: Request, next: Next) -> Response {
+    let accepts_html = request
+        .headers()
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"));
+    let browser = request.method() == axum::http::Method::GET || accepts_html;
+    let response = next.run(request).await;
+    if !browser {
+        return response;
+    }
+    layers::replace_foreign_error(
+        response,
         |content_type| content_type.starts_with("text/html"),
         |status, detail| error_page(status, &detail),
     )

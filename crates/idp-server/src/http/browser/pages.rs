@@ -28,19 +28,47 @@ fn hidden_fields(request: &AuthorizationRequest) -> String {
 pub enum LoginNotice {
     None,
     InvalidCredentials,
-    Locked { retry_after_secs: u64 },
+    Locked {
+        retry_after_secs: u64,
+    },
     FormExpired,
+    /// `REQUIRE_VERIFIED_EMAIL`: the right password, an unverified address.
+    EmailNotVerified(idp_core::ids::UserId),
 }
 
-pub fn login(
-    status: StatusCode,
-    client_name: &str,
-    request: &AuthorizationRequest,
-    csrf_token: &str,
-    notice: LoginNotice,
-    username: &str,
-    redirect_uri: &str,
-) -> Response {
+/// What the login page shows.
+#[derive(Debug)]
+pub struct LoginForm<'a> {
+    pub client_name: &'a str,
+    pub request: &'a AuthorizationRequest,
+    pub csrf_token: &'a str,
+    pub notice: LoginNotice,
+    /// The name typed before, shown again.
+    pub username: &'a str,
+    pub redirect_uri: &'a str,
+    /// Mail is on: link "Forgot your password?".
+    pub offer_reset: bool,
+    /// For [`LoginNotice::EmailNotVerified`]: the user's id and the token
+    /// of the "send a new link" form.
+    pub resend: Option<(&'a str, &'a str)>,
+}
+
+pub fn login(status: StatusCode, form: &LoginForm<'_>) -> Response {
+    let LoginForm {
+        client_name,
+        request,
+        csrf_token,
+        notice,
+        username,
+        redirect_uri,
+        offer_reset,
+        resend,
+    } = *form;
+    let reset = if offer_reset {
+        "<p class=\"aside\"><a href=\"/auth/password/forgot\">Forgot your password?</a></p>"
+    } else {
+        ""
+    };
     let notice = match notice {
         LoginNotice::None => String::new(),
         LoginNotice::InvalidCredentials => {
@@ -51,6 +79,24 @@ pub fn login(
             retry_after_secs.div_ceil(60).max(1),
             if retry_after_secs > 60 { "minutes" } else { "minute" }
         ),
+        LoginNotice::EmailNotVerified(_) => {
+            let form = resend
+                .map(|(user, token)| {
+                    format!(
+                        "<form method=\"post\" action=\"/auth/email/verification/resend\">\
+                         <input type=\"hidden\" name=\"user\" value=\"{}\">\
+                         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
+                         <button type=\"submit\" class=\"secondary\">Send a new link</button></form>",
+                        escape(user),
+                        escape(token)
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "<div class=\"error\" role=\"alert\"><p>Your email address is not verified yet. \
+                 Follow the link in the mail we sent you, then sign in.</p>{form}</div>"
+            )
+        }
         LoginNotice::FormExpired => {
             "<p class=\"error\" role=\"alert\">The form expired. Please sign in again.</p>"
                 .to_owned()
@@ -64,7 +110,7 @@ pub fn login(
          <label for=\"password\">Password</label>\
          <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
          <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">{hidden}\
-         <button type=\"submit\">Sign in</button></form>",
+         <button type=\"submit\">Sign in</button></form>{reset}",
         client = escape(client_name),
         username = escape(username),
         csrf = escape(csrf_token),
