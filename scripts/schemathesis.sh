@@ -55,22 +55,32 @@ fi
 
 work="$(mktemp -d)"
 server_pid=""
+smtp_pid=""
 cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    for pid in "$server_pid" "$smtp_pid"; do
+        if [ -n "$pid" ]; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+# Mail on, so that the mail endpoints answer as in production rather than
+# 503: a real SMTP server (aiosmtpd, Debian's python3-aiosmtpd) that accepts
+# and discards every message.
+smtp_port="$(free_port)"
+/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Sink >"$work/smtp.log" 2>&1 &
+smtp_pid=$!
 base="http://127.0.0.1:$port"
 admin_password="Schemathesis-admin-$RANDOM$RANDOM"
 export DATABASE_URL="sqlite://$work/idp.db" ISSUER="$base" BIND="127.0.0.1:$port" \
     SECRET_KEY="schemathesis-only-secret-key-0123456789abcdef" RUST_LOG=warn \
     RATE_LIMIT_PER_MINUTE=0 ARGON2_MEMORY_KIB=1024 ARGON2_ITERATIONS=1 \
-    ACCESS_TOKEN_EXPIRE_MINUTES=120 ADMIN_USERNAME=admin
+    ACCESS_TOKEN_EXPIRE_MINUTES=120 ADMIN_USERNAME=admin SMTP_URL="smtp://127.0.0.1:$smtp_port"
 ADMIN_PASSWORD="$admin_password" "$idp" seed >/dev/null
 "$idp" serve >"$work/server.log" 2>&1 &
 server_pid=$!

@@ -12,12 +12,11 @@ use serde::Deserialize;
 use super::auth::AccountUser;
 use super::browser::email as pages;
 use super::error::ApiError;
-use super::extract::{Json, Origin, is_form, json_body};
+use super::extract::{Json, Origin, json_body};
 use super::openapi::responses::{
     Conflict, GuardedErrors, JsonBodyErrors, TooManyRequests, Unavailable,
 };
-use super::recovery::Accepted;
-use crate::oauth::form::FormFields;
+use super::recovery::{Accepted, form, only_fields};
 use crate::service::email_address;
 use crate::state::AppState;
 
@@ -58,20 +57,19 @@ pub async fn verify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let token = if is_form(&headers) {
-        let fields = match FormFields::from_urlencoded(&body) {
-            Ok(fields) => fields,
-            Err(e) => return ApiError::bad_request(e.description).into_response(),
-        };
-        if fields.get("csrf_token").is_some() {
+    let token = match form(&headers, &body) {
+        Ok(Some(fields)) if fields.get("csrf_token").is_some() => {
             return pages::verify_submitted(&state, &origin, &headers, &fields).await;
         }
-        fields.get("token").unwrap_or_default().to_owned()
-    } else {
-        match json_body::<VerifyEmail>(&headers, &body) {
+        Ok(Some(fields)) => match only_fields(&fields, &["token"]) {
+            Ok(()) => fields.get("token").unwrap_or_default().to_owned(),
+            Err(err) => return err.into_response(),
+        },
+        Ok(None) => match json_body::<VerifyEmail>(&headers, &body) {
             Ok(request) => request.token,
             Err(err) => return err.into_response(),
-        }
+        },
+        Err(err) => return err.into_response(),
     };
     match email_address::verify(&state, &token, &origin).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),

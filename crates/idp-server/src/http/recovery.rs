@@ -57,11 +57,30 @@ impl std::fmt::Debug for ResetPassword {
 
 /// The body as form fields, if it is a form; a form that does not parse
 /// is a 400.
-fn form(headers: &HeaderMap, body: &[u8]) -> Result<Option<FormFields>, ApiError> {
+pub(super) fn form(headers: &HeaderMap, body: &[u8]) -> Result<Option<FormFields>, ApiError> {
     if !is_form(headers) {
         return Ok(None);
     }
     FormFields::from_urlencoded(body).map(Some).map_err(|e| ApiError::bad_request(e.description))
+}
+
+/// An API form holds only `allowed` fields, as the JSON body may hold only
+/// its schema's (422 naming the first other one).
+pub(super) fn only_fields(fields: &FormFields, allowed: &[&str]) -> Result<(), ApiError> {
+    let mut unknown: Vec<&String> =
+        fields.as_map().keys().filter(|k| !allowed.contains(&k.as_str())).collect();
+    unknown.sort();
+    match unknown.first() {
+        None => Ok(()),
+        Some(name) => Err(ApiError::invalid_field(
+            "body",
+            format!(
+                "unknown field `{}`, expected one of {}",
+                name.chars().take(64).collect::<String>(),
+                allowed.join(", ")
+            ),
+        )),
+    }
 }
 
 /// Sends a link to choose a new password, if an enabled account has this
@@ -94,7 +113,10 @@ pub async fn forgot(
         Ok(Some(fields)) if fields.get("csrf_token").is_some() => {
             return pages::forgot_submitted(&state, &origin, &headers, &fields).await;
         }
-        Ok(Some(fields)) => fields.get("email").unwrap_or_default().to_owned(),
+        Ok(Some(fields)) => match only_fields(&fields, &["email"]) {
+            Ok(()) => fields.get("email").unwrap_or_default().to_owned(),
+            Err(err) => return err.into_response(),
+        },
         Ok(None) => match json_body::<ForgotPassword>(&headers, &body) {
             Ok(request) => request.email,
             Err(err) => return err.into_response(),
@@ -138,9 +160,12 @@ pub async fn reset(
         Ok(Some(fields)) if fields.get("csrf_token").is_some() => {
             return pages::reset_submitted(&state, &origin, &headers, &fields).await;
         }
-        Ok(Some(fields)) => ResetPassword {
-            token: fields.get("token").unwrap_or_default().to_owned(),
-            new_password: fields.get("new_password").unwrap_or_default().to_owned(),
+        Ok(Some(fields)) => match only_fields(&fields, &["token", "new_password"]) {
+            Ok(()) => ResetPassword {
+                token: fields.get("token").unwrap_or_default().to_owned(),
+                new_password: fields.get("new_password").unwrap_or_default().to_owned(),
+            },
+            Err(err) => return err.into_response(),
         },
         Ok(None) => match json_body::<ResetPassword>(&headers, &body) {
             Ok(request) => request,

@@ -433,6 +433,10 @@ engine_test!(
             .await
             .unwrap();
         assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        // A form, like JSON, holds only the fields of the schema.
+        let extra = app.post_form("/auth/password/forgot", &[("email", "a@b.example"), ("admin", "1")]).await;
+        assert_eq!(extra.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(extra.headers()["content-type"], "application/problem+json");
         for token in ["", "garbage", "pr_", &"x".repeat(10_000), "pr_\u{0}"] {
             let response = app.reset(token, NEW_PASSWORD).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{token:?}");
