@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
-use idp_server::http::form::FormFields;
+use idp_server::oauth::form::FormFields;
 use libfuzzer_sys::fuzz_target;
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {

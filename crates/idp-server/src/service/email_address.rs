@@ -152,9 +152,9 @@ pub async fn request_change(
     password: SecretString,
     origin: &RequestOrigin,
 ) -> Result<(), EmailError> {
-    let mailer = mail::mailer(state)?;
     let new_email = new_email.trim();
     validation::email(new_email).map_err(|m| EmailError::Invalid("new_email", m))?;
+    let mailer = mail::mailer(state)?;
     let key = lockout::Key::user(user.id);
     if let Some(locked) = lockout::locked(state, &key).await? {
         return Err(EmailError::Locked { retry_after_secs: locked.retry_after_secs });

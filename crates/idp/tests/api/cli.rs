@@ -164,3 +164,40 @@ fn a_killed_server_leaves_a_database_the_next_start_opens() {
     again.kill().unwrap();
     again.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_reset_mails_a_link_before_it_returns() {
+    let smtp = crate::smtp::SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        idp()
+            .current_dir(dir.path())
+            .env("SMTP_URL", smtp.url())
+            .env("ISSUER", "https://id.example.com")
+            .env("ARGON2_MEMORY_KIB", "1024")
+            .env("ARGON2_ITERATIONS", "1")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let created = run(&["user", "create", "--username", "alice", "--email", "alice@example.com"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let sent = run(&["user", "send-reset", "alice"]);
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    assert!(String::from_utf8_lossy(&sent.stdout).contains("on its way"));
+    // No server runs: the command itself handed the mail over.
+    let mail = &smtp.wait_for(1).await[0];
+    assert_eq!(mail.to, "alice@example.com");
+    assert!(mail.link("https://id.example.com/auth/password/reset?token=pr_").len() > 60);
+
+    let unknown = run(&["user", "send-reset", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let off = idp().current_dir(dir.path()).args(["user", "send-reset", "alice"]).output().unwrap();
+    assert_eq!(off.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&off.stderr).contains("SMTP_URL"),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+}

@@ -27,6 +27,9 @@ const ENDPOINTS: &[(&str, Body)] = &[
     ("/auth/authorize", Body::Page),
     ("/auth/authorize/consent", Body::Page),
     ("/auth/logout", Body::Page),
+    ("/auth/password/forgot", Body::Json),
+    ("/auth/password/reset", Body::Json),
+    ("/auth/email/verify", Body::Json),
 ];
 
 struct Case {
@@ -228,6 +231,7 @@ engine_test!(
             .to_owned();
         let writes = [
             Write { method: Method::POST, path: "/auth/password".into(), template: r#"{"current_password":"$V","new_password":"$V"}"#, admin: false },
+            Write { method: Method::POST, path: "/auth/email/change".into(), template: r#"{"new_email":"$V@example.com","password":"$V"}"#, admin: false },
             Write { method: Method::POST, path: "/admin/users".into(), template: r#"{"username":"$V","email":"$V@example.com","password":"$V","name":"$V"}"#, admin: true },
             Write { method: Method::PATCH, path: format!("/admin/users/{alice_id}"), template: r#"{"name":"$V","email":"$V@example.com"}"#, admin: true },
             Write { method: Method::PUT, path: format!("/admin/users/{alice_id}/roles"), template: r#"{"roles":["$V"]}"#, admin: true },

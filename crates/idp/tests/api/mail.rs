@@ -662,3 +662,26 @@ engine_test!(
         assert_eq!(links.len(), expected, "a mail went out twice");
     }
 );
+
+engine_test!(
+    async fn sent_mails_and_old_links_are_swept(engine) {
+        let smtp = SmtpServer::start().await;
+        let app = mail_app(engine, &smtp).await;
+        app.create_user("alice").await;
+        app.forgot("alice@example.com").await;
+        smtp.resets(1).await;
+        app.outbox_drained().await;
+        let jobs = outbox::list_status(app.state.db.read()).await.unwrap();
+        assert_eq!(jobs.len(), 3, "{jobs:?}"); // verification mail, reset request, reset mail
+
+        // Kept while they may matter (an admin looking into a mail, the
+        // hourly limit counting links)...
+        let swept = idp_server::service::retention::sweep(&app.state).await.unwrap().unwrap();
+        assert_eq!((swept.outbox, swept.email_tokens), (0, 0));
+        // ...and gone once they cannot.
+        app.clock.advance(Duration::from_secs(8 * 86_400));
+        let swept = idp_server::service::retention::sweep(&app.state).await.unwrap().unwrap();
+        assert_eq!((swept.outbox, swept.email_tokens), (3, 2));
+        assert!(outbox::list_status(app.state.db.read()).await.unwrap().is_empty());
+    }
+);

@@ -10,11 +10,13 @@ use crate::helpers::*;
 const SECRET_KEY: &str = "hygiene-secret-key-0123456789abcdef-XYZ";
 const PASSWORD: &str = "Hygiene-Pa55word!";
 const WRONG_PASSWORD: &str = "Wrong-Pa55word-Guess";
+const NEW_PASSWORD: &str = "Reset-Pa55word-New";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_password_token_or_key_material_appears_in_trace_logs() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("idp.log");
+    let smtp = crate::smtp::SmtpServer::start().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_idp"))
@@ -23,6 +25,7 @@ async fn no_password_token_or_key_material_appears_in_trace_logs() {
         .env("RUST_LOG", "trace")
         .env("SECRET_KEY", SECRET_KEY)
         .env("ISSUER", &base)
+        .env("SMTP_URL", smtp.url())
         .env("ARGON2_MEMORY_KIB", "1024")
         .env("ARGON2_ITERATIONS", "1")
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
@@ -97,6 +100,36 @@ async fn no_password_token_or_key_material_appears_in_trace_logs() {
         .unwrap();
     http.get(url("/auth/me")).bearer_auth("garbage.token.value").send().await.unwrap();
 
+    // The links sent by mail: verification (registration sent one), and a
+    // password reset, each opened (GET) and then used (POST).
+    let verify_prefix = url("/auth/email/verify");
+    let verification = smtp.wait_for(1).await[0].token(&verify_prefix);
+    http.get(format!("{verify_prefix}?token={verification}")).send().await.unwrap();
+    let verified = http
+        .post(&verify_prefix)
+        .json(&serde_json::json!({ "token": verification }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 204);
+    let forgot = http
+        .post(url("/auth/password/forgot"))
+        .json(&serde_json::json!({ "email": "hygiene@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forgot.status(), 202);
+    let reset_prefix = url("/auth/password/reset");
+    let reset = smtp.wait_for(2).await[1].token(&reset_prefix);
+    http.get(format!("{reset_prefix}?token={reset}")).send().await.unwrap();
+    let done = http
+        .post(&reset_prefix)
+        .json(&serde_json::json!({ "token": reset, "new_password": NEW_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 204);
+
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     child.wait().unwrap();
 
@@ -116,9 +149,14 @@ async fn no_password_token_or_key_material_appears_in_trace_logs() {
         ("rotated refresh token", refresh2.clone()),
         ("rotated access token", access2.clone()),
         ("key material", "PRIVATE KEY".to_owned()),
+        ("new password", NEW_PASSWORD.to_owned()),
+        ("password reset token", reset.clone()),
+        ("email verification token", verification.clone()),
     ];
     // The random part of opaque tokens, in case a prefix-stripped form leaks.
     secrets.push(("refresh token body", refresh.trim_start_matches("rt_").to_owned()));
+    secrets.push(("reset token body", reset.trim_start_matches("pr_").to_owned()));
+    secrets.push(("verification token body", verification.trim_start_matches("ev_").to_owned()));
     for (what, secret) in secrets {
         assert!(!logs.contains(&secret), "the {what} appears in the logs");
     }
