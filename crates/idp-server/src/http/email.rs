@@ -12,11 +12,11 @@ use serde::Deserialize;
 use super::auth::AccountUser;
 use super::browser::email as pages;
 use super::error::ApiError;
-use super::extract::{Json, Origin, json_body};
+use super::extract::{ApiOrPage, Json, Origin, api_or_page};
 use super::openapi::responses::{
     Conflict, GuardedErrors, JsonBodyErrors, TooManyRequests, Unavailable,
 };
-use super::recovery::{Accepted, form, only_fields};
+use super::recovery::Accepted;
 use crate::service::email_address;
 use crate::state::AppState;
 
@@ -57,18 +57,11 @@ pub async fn verify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let token = match form(&headers, &body) {
-        Ok(Some(fields)) if fields.get("csrf_token").is_some() => {
+    let token = match api_or_page::<VerifyEmail>(&headers, &body) {
+        Ok(ApiOrPage::Api(request)) => request.token,
+        Ok(ApiOrPage::Page(fields)) => {
             return pages::verify_submitted(&state, &origin, &headers, &fields).await;
         }
-        Ok(Some(fields)) => match only_fields(&fields, &["token"]) {
-            Ok(()) => fields.get("token").unwrap_or_default().to_owned(),
-            Err(err) => return err.into_response(),
-        },
-        Ok(None) => match json_body::<VerifyEmail>(&headers, &body) {
-            Ok(request) => request.token,
-            Err(err) => return err.into_response(),
-        },
         Err(err) => return err.into_response(),
     };
     match email_address::verify(&state, &token, &origin).await {

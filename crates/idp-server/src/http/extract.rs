@@ -78,6 +78,41 @@ pub fn json_body<T: DeserializeOwned>(
     axum::Json::<T>::from_bytes(body).map(|axum::Json(v)| v).map_err(json_rejection)
 }
 
+/// The body of an endpoint that serves both the JSON API and a page's form.
+#[derive(Debug)]
+pub enum ApiOrPage<T> {
+    /// JSON, or a form from an API client: the request, checked against its
+    /// schema (a form may hold only the schema's fields, as JSON may).
+    Api(T),
+    /// The page's own form, which alone carries `csrf_token`.
+    Page(crate::oauth::form::FormFields),
+}
+
+/// Reads such a body: the same answers as [`json_body`] for JSON; a form
+/// that does not parse is a 400, one with other fields than the schema's a
+/// 422 naming the first.
+pub fn api_or_page<T: DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<ApiOrPage<T>, ApiError> {
+    if !is_form(headers) {
+        return json_body(headers, body).map(ApiOrPage::Api);
+    }
+    let fields = crate::oauth::form::FormFields::from_urlencoded(body)
+        .map_err(|e| ApiError::bad_request(e.description))?;
+    if fields.get("csrf_token").is_some() {
+        return Ok(ApiOrPage::Page(fields));
+    }
+    let object: serde_json::Map<String, serde_json::Value> = fields
+        .as_map()
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(object))
+        .map(ApiOrPage::Api)
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("body", e.to_string())]))
+}
+
 /// Whether the body is a urlencoded form (as browsers send).
 pub fn is_form(headers: &axum::http::HeaderMap) -> bool {
     headers

@@ -11,9 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::browser::recovery as pages;
 use super::error::ApiError;
-use super::extract::{Json, Origin, is_form, json_body};
+use super::extract::{ApiOrPage, Json, Origin, api_or_page};
 use super::openapi::responses::{JsonBodyErrors, TooManyRequests, Unavailable};
-use crate::oauth::form::FormFields;
 use crate::service::recovery;
 use crate::state::AppState;
 
@@ -55,34 +54,6 @@ impl std::fmt::Debug for ResetPassword {
     }
 }
 
-/// The body as form fields, if it is a form; a form that does not parse
-/// is a 400.
-pub(super) fn form(headers: &HeaderMap, body: &[u8]) -> Result<Option<FormFields>, ApiError> {
-    if !is_form(headers) {
-        return Ok(None);
-    }
-    FormFields::from_urlencoded(body).map(Some).map_err(|e| ApiError::bad_request(e.description))
-}
-
-/// An API form holds only `allowed` fields, as the JSON body may hold only
-/// its schema's (422 naming the first other one).
-pub(super) fn only_fields(fields: &FormFields, allowed: &[&str]) -> Result<(), ApiError> {
-    let mut unknown: Vec<&String> =
-        fields.as_map().keys().filter(|k| !allowed.contains(&k.as_str())).collect();
-    unknown.sort();
-    match unknown.first() {
-        None => Ok(()),
-        Some(name) => Err(ApiError::invalid_field(
-            "body",
-            format!(
-                "unknown field `{}`, expected one of {}",
-                name.chars().take(64).collect::<String>(),
-                allowed.join(", ")
-            ),
-        )),
-    }
-}
-
 /// Sends a link to choose a new password, if an enabled account has this
 /// address. The answer is the same whether or not one does (202), and so
 /// is its timing: the address is looked up after the answer. At most
@@ -109,18 +80,11 @@ pub async fn forgot(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let email = match form(&headers, &body) {
-        Ok(Some(fields)) if fields.get("csrf_token").is_some() => {
+    let email = match api_or_page::<ForgotPassword>(&headers, &body) {
+        Ok(ApiOrPage::Api(request)) => request.email,
+        Ok(ApiOrPage::Page(fields)) => {
             return pages::forgot_submitted(&state, &origin, &headers, &fields).await;
         }
-        Ok(Some(fields)) => match only_fields(&fields, &["email"]) {
-            Ok(()) => fields.get("email").unwrap_or_default().to_owned(),
-            Err(err) => return err.into_response(),
-        },
-        Ok(None) => match json_body::<ForgotPassword>(&headers, &body) {
-            Ok(request) => request.email,
-            Err(err) => return err.into_response(),
-        },
         Err(err) => return err.into_response(),
     };
     match recovery::request_reset(&state, &email, &origin).await {
@@ -156,21 +120,11 @@ pub async fn reset(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request = match form(&headers, &body) {
-        Ok(Some(fields)) if fields.get("csrf_token").is_some() => {
+    let request = match api_or_page::<ResetPassword>(&headers, &body) {
+        Ok(ApiOrPage::Api(request)) => request,
+        Ok(ApiOrPage::Page(fields)) => {
             return pages::reset_submitted(&state, &origin, &headers, &fields).await;
         }
-        Ok(Some(fields)) => match only_fields(&fields, &["token", "new_password"]) {
-            Ok(()) => ResetPassword {
-                token: fields.get("token").unwrap_or_default().to_owned(),
-                new_password: fields.get("new_password").unwrap_or_default().to_owned(),
-            },
-            Err(err) => return err.into_response(),
-        },
-        Ok(None) => match json_body::<ResetPassword>(&headers, &body) {
-            Ok(request) => request,
-            Err(err) => return err.into_response(),
-        },
         Err(err) => return err.into_response(),
     };
     let password = SecretString::from(request.new_password);

@@ -101,6 +101,19 @@ pub fn signed_csrf_cookie(state: &AppState, headers: &HeaderMap) -> Option<CsrfC
         .and_then(|value| state.csrf.accept_cookie(value))
 }
 
+/// Whether a posted form's `csrf_token` was minted for `purpose` with this
+/// browser's CSRF cookie.
+pub fn csrf_ok(
+    state: &AppState,
+    headers: &HeaderMap,
+    fields: &crate::oauth::form::FormFields,
+    purpose: &str,
+) -> bool {
+    let token = fields.get("csrf_token").unwrap_or_default();
+    signed_csrf_cookie(state, headers)
+        .is_some_and(|cookie| state.csrf.verify(&cookie, purpose, token))
+}
+
 /// The browser's CSRF cookie, or a new one and the `Set-Cookie` to send.
 pub fn csrf_cookie(state: &AppState, headers: &HeaderMap) -> (CsrfCookie, Option<Cookie<'static>>) {
     match signed_csrf_cookie(state, headers) {

@@ -11,8 +11,8 @@ use idp_core::session::RequestOrigin;
 use idp_store::repo::email_tokens::Purpose;
 use idp_store::repo::users;
 
-use super::cookies::{self, csrf_cookie, signed_csrf_cookie};
-use super::html::{error_page, escape, failure_page, page, store_failure};
+use super::cookies::{self, csrf_cookie, csrf_ok};
+use super::html::{error_page, escape, failure_page, link_token, page, store_failure};
 use crate::http::openapi::responses::PageUnavailable;
 use crate::oauth::form::FormFields;
 use crate::service::email_address::{self, EmailError, Verified};
@@ -24,12 +24,6 @@ const VERIFY_PURPOSE: &str = "email-verify";
 /// the user the right password was given for, and to the browser.
 pub fn resend_purpose(user: &str) -> String {
     format!("verify-resend:{user}")
-}
-
-fn csrf_ok(state: &AppState, headers: &HeaderMap, fields: &FormFields, purpose: &str) -> bool {
-    let token = fields.get("csrf_token").unwrap_or_default();
-    signed_csrf_cookie(state, headers)
-        .is_some_and(|cookie| state.csrf.verify(&cookie, purpose, token))
 }
 
 pub fn email_error_page(err: EmailError) -> Response {
@@ -74,10 +68,7 @@ pub async fn verify_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let token = FormFields::from_urlencoded(query.unwrap_or_default().as_bytes())
-        .ok()
-        .and_then(|f| f.get("token").map(str::to_owned))
-        .unwrap_or_default();
+    let token = link_token(query);
     let purpose = match email_address::check_token(&state, &token).await {
         Ok(purpose) => purpose,
         Err(err) => return email_error_page(err),

@@ -87,6 +87,15 @@ pub fn form_fields(headers: &HeaderMap, body: &[u8]) -> Result<FormFields, Respo
         .map_err(|e| error_page(StatusCode::BAD_REQUEST, &e.description))
 }
 
+/// The `token` of a link's query string (empty if there is none: it then
+/// matches no stored token).
+pub fn link_token(query: Option<String>) -> String {
+    FormFields::from_urlencoded(query.unwrap_or_default().as_bytes())
+        .ok()
+        .and_then(|f| f.get("token").map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// A page that says what went wrong, and never redirects anywhere.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
     let body = format!("<h1>Something went wrong</h1><p class=\"error\">{}</p>", escape(message));

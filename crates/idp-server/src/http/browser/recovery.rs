@@ -9,8 +9,8 @@ use axum::response::Response;
 use idp_core::SecretString;
 use idp_core::session::RequestOrigin;
 
-use super::cookies::{self, csrf_cookie, signed_csrf_cookie};
-use super::html::{error_page, escape, failure_page, page};
+use super::cookies::{self, csrf_cookie, csrf_ok};
+use super::html::{error_page, escape, failure_page, link_token, page};
 use crate::http::openapi::responses::PageUnavailable;
 use crate::oauth::form::FormFields;
 use crate::service::mail::MailOff;
@@ -33,12 +33,6 @@ fn with_csrf(
         cookies::set(&mut response, &set);
     }
     response
-}
-
-fn csrf_ok(state: &AppState, headers: &HeaderMap, fields: &FormFields, purpose: &str) -> bool {
-    let token = fields.get("csrf_token").unwrap_or_default();
-    signed_csrf_cookie(state, headers)
-        .is_some_and(|cookie| state.csrf.verify(&cookie, purpose, token))
 }
 
 fn expired_form() -> Response {
@@ -194,10 +188,7 @@ pub async fn reset_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let token = FormFields::from_urlencoded(query.unwrap_or_default().as_bytes())
-        .ok()
-        .and_then(|f| f.get("token").map(str::to_owned))
-        .unwrap_or_default();
+    let token = link_token(query);
     match recovery::check_reset_token(&state, &token).await {
         Ok(user) => with_csrf(&state, &headers, RESET_PURPOSE, |csrf| {
             reset_form(StatusCode::OK, csrf, &token, &user.username, None)
